@@ -1,0 +1,161 @@
+namespace Mesh.Contracts;
+
+// Events are append-only: a new field is optional; a breaking change is a new event type.
+// Every event carries SchemaVersion so a subscriber can tell what it got.
+
+/// <summary>Topic <c>user-events</c>. A user did something organic (not an ad click): viewed or engaged with an item.</summary>
+public sealed record UserActed
+{
+    public int SchemaVersion { get; init; } = 1;
+    public required string EventId { get; init; }
+    public required string UserId { get; init; }
+    public required UserActionKind Kind { get; init; }
+    public required string ItemId { get; init; }
+
+    /// <summary>The item's category; items and ads share one category space.</summary>
+    public required string Category { get; init; }
+
+    public required DateTimeOffset OccurredAt { get; init; }
+}
+
+public enum UserActionKind
+{
+    View,
+    Engage,
+    Search,
+}
+
+/// <summary>Topic <c>user-embeddings</c>. user-model recomputed a user's embedding; the same value is in the <c>embeddings</c> store.</summary>
+public sealed record UserEmbeddingUpdated
+{
+    public int SchemaVersion { get; init; } = 1;
+    public required string UserId { get; init; }
+    public required UserEmbedding Embedding { get; init; }
+}
+
+/// <summary>A user embedding as stored and published: the vector, the model that made it and when.</summary>
+public sealed record UserEmbedding
+{
+    public required float[] Vector { get; init; }
+
+    /// <summary>Version of the user model that computed <see cref="Vector"/>.</summary>
+    public required long ModelVersion { get; init; }
+
+    public required DateTimeOffset ComputedAt { get; init; }
+
+    /// <summary>How many of the user's events the vector summarises.</summary>
+    public int EventCount { get; init; }
+}
+
+/// <summary>
+/// Topic <c>impressions</c>. The ads one rank request served, with the exact inputs the model saw, so that the
+/// trainer learns from what serving used (cache misses, failovers and precompute misses included).
+/// </summary>
+public sealed record ImpressionsServed
+{
+    public int SchemaVersion { get; init; } = 1;
+    public required string RequestId { get; init; }
+    public required string UserId { get; init; }
+    public required DateTimeOffset ServedAt { get; init; }
+    public required RankContext Context { get; init; }
+
+    /// <summary>Ranking model version that produced the scores.</summary>
+    public required long ModelVersion { get; init; }
+
+    /// <summary>The cascade's last tier, e.g. <c>large</c>.</summary>
+    public required string Tier { get; init; }
+
+    public required ServedEmbedding Embedding { get; init; }
+    public required int CandidateCount { get; init; }
+    public required IReadOnlyList<ServedImpression> Items { get; init; }
+}
+
+/// <summary>The user embedding a request was served with, and where it came from.</summary>
+public sealed record ServedEmbedding
+{
+    public required EmbeddingSource Source { get; init; }
+    public required float[] Vector { get; init; }
+
+    /// <summary>User-model version of the vector; 0 for the default embedding.</summary>
+    public required long ModelVersion { get; init; }
+
+    /// <summary>Age of the vector when served, in milliseconds; 0 for the default embedding.</summary>
+    public double AgeMs { get; init; }
+}
+
+/// <summary>Where the router found a user embedding (ERCache outcome).</summary>
+public enum EmbeddingSource
+{
+    /// <summary>Direct cache, younger than its short TTL: no store read.</summary>
+    DirectCache,
+
+    /// <summary>Read from the embedding store.</summary>
+    Store,
+
+    /// <summary>The store was slow, failing or empty; the long-TTL failover cache answered.</summary>
+    Failover,
+
+    /// <summary>Nothing known about the user: the default embedding.</summary>
+    Default,
+}
+
+/// <summary>One served ad of a request.</summary>
+public sealed record ServedImpression
+{
+    /// <summary>Identifies this impression; feedback refers to it.</summary>
+    public required string ImpressionId { get; init; }
+
+    public required string AdId { get; init; }
+    public required string Category { get; init; }
+
+    /// <summary>0-based position in the response.</summary>
+    public required int Position { get; init; }
+
+    /// <summary>Predicted click probability the ranker served.</summary>
+    public required double Score { get; init; }
+
+    /// <summary>Precomputed (user, ad) representation the final stage used; null when precompute missed.</summary>
+    public float[]? Precomputed { get; init; }
+}
+
+/// <summary>Topic <c>feedback</c>. What a user did with a served impression. An impression with no click inside the label window is a negative.</summary>
+public sealed record FeedbackReceived
+{
+    public int SchemaVersion { get; init; } = 1;
+    public required string FeedbackId { get; init; }
+    public required string ImpressionId { get; init; }
+    public required string UserId { get; init; }
+    public required string AdId { get; init; }
+    public FeedbackKind Kind { get; init; } = FeedbackKind.Click;
+    public required DateTimeOffset OccurredAt { get; init; }
+}
+
+public enum FeedbackKind
+{
+    Click,
+}
+
+/// <summary>Topic <c>model-published</c>. The trainer saved a checkpoint that was not worse than the one serving; load it.</summary>
+public sealed record ModelPublished
+{
+    public int SchemaVersion { get; init; } = 1;
+
+    /// <summary>Model family, e.g. <c>ranker</c>.</summary>
+    public required string ModelName { get; init; }
+
+    public required long Version { get; init; }
+
+    /// <summary>Key of the checkpoint in the <c>models</c> store.</summary>
+    public required string CheckpointKey { get; init; }
+
+    public required DateTimeOffset PublishedAt { get; init; }
+
+    /// <summary>Labelled examples the version was trained on, in total.</summary>
+    public required long TrainedExamples { get; init; }
+
+    /// <summary>NE of this version on the held-out window that admitted it (progressive validation).</summary>
+    public required double ValidationNe { get; init; }
+
+    /// <summary>NE of the version it replaces on the same window (1 when it replaces the base rate).</summary>
+    public required double PreviousNe { get; init; }
+}

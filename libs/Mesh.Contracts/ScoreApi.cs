@@ -1,0 +1,51 @@
+namespace Mesh.Contracts;
+
+/// <summary>Invocation <c>ranker/score</c>: the router's request to score candidates through a cascade.</summary>
+public sealed record ScoreRequest
+{
+    public required string RequestId { get; init; }
+    public required string UserId { get; init; }
+    public required float[] UserEmbedding { get; init; }
+    public required RankContext Context { get; init; }
+    public required IReadOnlyList<Candidate> Candidates { get; init; }
+
+    /// <summary>Stages in order; each scores what the previous kept and keeps its top <see cref="CascadeStage.Keep"/>.</summary>
+    public required IReadOnlyList<CascadeStage> Cascade { get; init; }
+}
+
+/// <summary>One stage of a cascade: score with <see cref="Tier"/>, keep the best <see cref="Keep"/>.</summary>
+public sealed record CascadeStage
+{
+    public required string Tier { get; init; }
+    public required int Keep { get; init; }
+}
+
+/// <summary>Reply of <c>ranker/score</c>: the last stage's survivors, best first.</summary>
+public sealed record ScoreResponse
+{
+    public required long ModelVersion { get; init; }
+    public required IReadOnlyList<ScoredCandidate> Items { get; init; }
+
+    /// <summary>Candidates of the final stage whose precomputed representation was found.</summary>
+    public required int PrecomputedHits { get; init; }
+
+    /// <summary>Candidates the final stage looked up in the precomputed store.</summary>
+    public required int PrecomputedLookups { get; init; }
+}
+
+public sealed record ScoredCandidate
+{
+    public required string AdId { get; init; }
+    public required string Category { get; init; }
+    public required double Score { get; init; }
+    public float[]? Precomputed { get; init; }
+}
+
+/// <summary>Model tiers, cheapest first.</summary>
+public static class Tiers
+{
+    public const string Small = "small";
+    public const string Large = "large";
+
+    public static readonly IReadOnlyList<string> All = [Small, Large];
+}

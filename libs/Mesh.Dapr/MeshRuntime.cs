@@ -1,0 +1,81 @@
+using Mesh.Dapr.Embedded;
+using Mesh.Dapr.Sidecar;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Mesh.Dapr;
+
+/// <summary>The one place that chooses and wires a runtime. Services only see the ports.</summary>
+public static class MeshRuntime
+{
+    /// <summary>
+    /// Registers the building-block ports on the runtime named by <c>MeshRuntime:Runtime</c>, or on
+    /// <paramref name="runtime"/> when given (the standalone host passes <see cref="MeshRuntimeKind.Embedded"/>).
+    /// </summary>
+    public static IHostApplicationBuilder AddMeshRuntime(this IHostApplicationBuilder builder, MeshRuntimeKind? runtime = null)
+    {
+        var services = builder.Services;
+        services.AddOptions<MeshRuntimeOptions>().BindConfiguration("MeshRuntime");
+        var kind = runtime ?? builder.Configuration.GetSection("MeshRuntime").GetValue("Runtime", MeshRuntimeKind.Dapr);
+        if (runtime is { } forced)
+        {
+            services.Configure<MeshRuntimeOptions>(o => o.Runtime = forced);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<DeliveryMetrics>();
+        services.TryAddSingleton<ProcessedEventsRegistry>();
+        services.TryAddSingleton<EventDelivery>();
+        services.AddHealthChecks();
+
+        if (kind == MeshRuntimeKind.Embedded)
+        {
+            AddEmbedded(services);
+        }
+        else
+        {
+            services.AddDaprRuntime();
+        }
+
+        return builder;
+    }
+
+    /// <summary>Maps the health probes and whatever the runtime serves (Dapr: <c>/dapr/subscribe</c>, event routes, methods).</summary>
+    public static IEndpointRouteBuilder MapMeshRuntime(this IEndpointRouteBuilder endpoints)
+    {
+        // Readiness and liveness; daprd's app health check uses /healthz and sends no token.
+        endpoints.MapHealthChecks("/healthz");
+        endpoints.MapGet("/livez", () => TypedResults.Ok());
+        foreach (var runtimeEndpoints in endpoints.ServiceProvider.GetServices<IRuntimeEndpoints>())
+        {
+            runtimeEndpoints.Map(endpoints);
+        }
+
+        return endpoints;
+    }
+
+    private static void AddEmbedded(IServiceCollection services)
+    {
+        services.AddOptions<EmbeddedRuntimeOptions>().BindConfiguration("EmbeddedRuntime").ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<EmbeddedStateStore>();
+        services.TryAddSingleton<IStateStore>(sp => sp.GetRequiredService<EmbeddedStateStore>());
+        services.TryAddSingleton<EmbeddedBroker>();
+        services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<EmbeddedBroker>());
+        services.TryAddSingleton<IServiceInvoker, EmbeddedInvoker>();
+
+        // Order matters at shutdown (reverse of start): the broker drains before the last state snapshot is taken.
+        services.AddHostedService<StateSnapshots>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+    }
+}
+
+/// <summary>Endpoints a runtime serves on the app's port.</summary>
+public interface IRuntimeEndpoints
+{
+    void Map(IEndpointRouteBuilder endpoints);
+}
