@@ -20,7 +20,7 @@ public static class MeshRuntime
     public static IHostApplicationBuilder AddMeshRuntime(this IHostApplicationBuilder builder, MeshRuntimeKind? runtime = null)
     {
         var services = builder.Services;
-        services.AddOptions<MeshRuntimeOptions>().BindConfiguration("MeshRuntime");
+        services.AddValidatedOptions<MeshRuntimeOptions>();
         var kind = runtime ?? builder.Configuration.GetSection("MeshRuntime").GetValue("Runtime", MeshRuntimeKind.Dapr);
         if (runtime is { } forced)
         {
@@ -51,6 +51,16 @@ public static class MeshRuntime
         // Readiness and liveness; daprd's app health check uses /healthz and sends no token.
         endpoints.MapHealthChecks("/healthz");
         endpoints.MapGet("/livez", () => TypedResults.Ok());
+        endpoints.MapGet("/v1/stats", (IEnumerable<IStatsContributor> contributors) =>
+        {
+            var stats = new SortedDictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var contributor in contributors)
+            {
+                contributor.Contribute(stats);
+            }
+
+            return TypedResults.Ok(stats);
+        });
         foreach (var runtimeEndpoints in endpoints.ServiceProvider.GetServices<IRuntimeEndpoints>())
         {
             runtimeEndpoints.Map(endpoints);
@@ -61,7 +71,7 @@ public static class MeshRuntime
 
     private static void AddEmbedded(IServiceCollection services)
     {
-        services.AddOptions<EmbeddedRuntimeOptions>().BindConfiguration("EmbeddedRuntime").ValidateDataAnnotations().ValidateOnStart();
+        services.AddValidatedOptions<EmbeddedRuntimeOptions>();
         services.TryAddSingleton<EmbeddedStateStore>();
         services.TryAddSingleton<IStateStore>(sp => sp.GetRequiredService<EmbeddedStateStore>());
         services.TryAddSingleton<EmbeddedBroker>();

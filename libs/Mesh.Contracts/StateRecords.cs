@@ -1,0 +1,38 @@
+namespace Mesh.Contracts;
+
+/// <summary>Keys of the state stores, shared by the service that writes and the services that read.</summary>
+public static class StateKeys
+{
+    /// <summary><c>models</c>: the <see cref="ModelPointer"/> to the ranking model serving now.</summary>
+    public const string LatestRankingModel = "ranker/latest";
+
+    /// <summary><c>models</c>: a ranking checkpoint by version.</summary>
+    public static string RankingCheckpoint(long version) => $"ranker/v{version}";
+
+    /// <summary><c>precomputed</c>: the <see cref="PrecomputedRepresentation"/> of a (user, ad) pair. Dapr keys may not contain "||".</summary>
+    public static string Precomputed(string userId, string adId) => $"{userId}:{adId}";
+
+    /// <summary><c>embeddings</c> and <c>user-activity</c>: by user id.</summary>
+    public static string User(string userId) => userId;
+}
+
+/// <summary>Value of <see cref="StateKeys.LatestRankingModel"/>.</summary>
+public sealed record ModelPointer
+{
+    public required long Version { get; init; }
+    public required string CheckpointKey { get; init; }
+}
+
+/// <summary>A foundation-model representation computed ahead of time for one (user, ad) pair.</summary>
+public sealed record PrecomputedRepresentation
+{
+    public required float[] Vector { get; init; }
+
+    /// <summary>Version of the foundation model that computed it.</summary>
+    public required long FoundationVersion { get; init; }
+
+    /// <summary>User-model version of the embedding it was computed from.</summary>
+    public required long EmbeddingVersion { get; init; }
+
+    public required DateTimeOffset ComputedAt { get; init; }
+}

@@ -1,0 +1,22 @@
+using Mesh.Contracts;
+using Mesh.Dapr;
+using Mesh.Ranker.Scoring;
+
+namespace Mesh.Ranker;
+
+public static class Extensions
+{
+    /// <summary>Registers the ranker: the <c>score</c> method, model loading on start and on <c>model-published</c>.</summary>
+    public static IHostApplicationBuilder AddRanker(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<RankerOptions>();
+        services.AddSingleton<ServingModel>();
+        services.AddSingleton<RankerMetrics>();
+        services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RankerMetrics>());
+        services.AddMethod<ScoreRequest, ScoreResponse, ScoreHandler>(AppIds.Ranker, Methods.Score);
+        services.AddSubscription<ModelPublished, ModelPublishedHandler>(AppIds.Ranker, Topics.ModelPublished);
+        services.AddHostedService<ModelStartupLoader>();
+        return builder;
+    }
+}

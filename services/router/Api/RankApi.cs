@@ -1,0 +1,166 @@
+using Mesh.Contracts;
+using Mesh.Dapr;
+using Mesh.Router.Embeddings;
+using Mesh.Router.Impressions;
+using Mesh.Router.Routing;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Router.Api;
+
+/// <summary>The public API: rank ads for a user, and take in user events and feedback.</summary>
+public static class RankApi
+{
+    public static IEndpointRouteBuilder MapRankApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/v1").WithTags("Mesh");
+        api.MapPost("/rank", RankAsync)
+            .Accepts<RankRequest>("application/json")
+            .WithSummary("Ranks candidate ads for a user and returns the top k.");
+        api.MapPost("/events", UserEventAsync)
+            .Accepts<UserEventRequest>("application/json")
+            .WithSummary("Records a user's organic activity (published to user-events).");
+        api.MapPost("/feedback", FeedbackAsync)
+            .Accepts<FeedbackRequest>("application/json")
+            .WithSummary("Records a click on a served impression (published to feedback).");
+        return endpoints;
+    }
+
+    public static async Task<Results<Ok<RankResponse>, ValidationProblem, ProblemHttpResult>> RankAsync(
+        HttpRequest http,
+        EmbeddingCache embeddings,
+        TierPolicy policy,
+        IServiceInvoker invoker,
+        ImpressionQueue impressions,
+        RouterMetrics metrics,
+        IOptions<RouterOptions> options,
+        TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        var started = clock.GetTimestamp();
+        var (request, errors) = await JsonBody.ReadAsync<RankRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        errors ??= RankRequestValidation.Validate(request!);
+        if (errors is not null)
+        {
+            metrics.CountRejected();
+            return TypedResults.ValidationProblem(errors, title: "The rank request is invalid.");
+        }
+
+        var requestId = Guid.NewGuid().ToString("N");
+        var userId = request!.UserId!;
+        var context = request.Context ?? new RankContext();
+        var candidates = request.Candidates!.Select(c => c with { Category = c.Category ?? "" }).ToList();
+
+        var embedding = await embeddings.GetAsync(userId, cancellationToken);
+        var embeddingMs = clock.GetElapsedTime(started).TotalMilliseconds;
+        var budgetMs = request.BudgetMs ?? options.Value.DefaultBudgetMs;
+        var decision = policy.Choose(candidates.Count, request.K, budgetMs - embeddingMs);
+
+        ScoreResponse score;
+        var rankStarted = clock.GetTimestamp();
+        try
+        {
+            using var _ = policy.Enter();
+            score = await invoker.InvokeAsync<ScoreRequest, ScoreResponse>(AppIds.Ranker, Methods.Score, new ScoreRequest
+            {
+                RequestId = requestId,
+                UserId = userId,
+                UserEmbedding = embedding.Vector,
+                Context = context,
+                Candidates = candidates,
+                Cascade = decision.Cascade,
+            }, cancellationToken);
+        }
+        catch (InvocationException e)
+        {
+            metrics.CountFailed();
+            return TypedResults.Problem(
+                title: "The ranker could not score this request.",
+                detail: e.Message,
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        var rankMs = clock.GetElapsedTime(rankStarted).TotalMilliseconds;
+        policy.Observe(decision, candidates.Count, rankMs);
+
+        var served = score.Items.Select((item, position) => new ServedImpression
+        {
+            ImpressionId = $"{requestId}-{position}",
+            AdId = item.AdId,
+            Category = item.Category,
+            Position = position,
+            Score = item.Score,
+            Precomputed = item.Precomputed,
+        }).ToList();
+        await impressions.EnqueueAsync(new ImpressionsServed
+        {
+            RequestId = requestId,
+            UserId = userId,
+            ServedAt = clock.GetUtcNow(),
+            Context = context,
+            ModelVersion = score.ModelVersion,
+            Tier = decision.Tier,
+            Embedding = embedding,
+            CandidateCount = candidates.Count,
+            Items = served,
+        }, cancellationToken);
+
+        var totalMs = clock.GetElapsedTime(started).TotalMilliseconds;
+        metrics.CountServed(embedding.Source, decision.Tier, totalMs, score);
+        return TypedResults.Ok(new RankResponse
+        {
+            RequestId = requestId,
+            Items = [.. served.Select(s => new RankedAd { AdId = s.AdId, Score = s.Score, ImpressionId = s.ImpressionId })],
+            Tier = decision.Tier,
+            ModelVersion = score.ModelVersion,
+            Embedding = new EmbeddingInfo { Source = embedding.Source, ModelVersion = embedding.ModelVersion, AgeMs = Math.Round(embedding.AgeMs, 3) },
+            PrecomputedHits = score.PrecomputedHits,
+            Timings = new RankTimings { EmbeddingMs = Math.Round(embeddingMs, 3), RankMs = Math.Round(rankMs, 3), TotalMs = Math.Round(totalMs, 3) },
+        });
+    }
+
+    public static async Task<Results<Accepted, ValidationProblem>> UserEventAsync(
+        HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var (request, errors) = await JsonBody.ReadAsync<UserEventRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        errors ??= RankRequestValidation.Validate(request!);
+        if (errors is not null)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The user event is invalid.");
+        }
+
+        // Accepted means published: the pub/sub holds it from here on.
+        await publisher.PublishAsync(Topics.UserEvents, new UserActed
+        {
+            EventId = Guid.NewGuid().ToString("N"),
+            UserId = request!.UserId!,
+            Kind = request.Kind,
+            ItemId = request.ItemId!,
+            Category = request.Category ?? "",
+            OccurredAt = request.OccurredAt ?? clock.GetUtcNow(),
+        }, cancellationToken);
+        return TypedResults.Accepted((string?)null);
+    }
+
+    public static async Task<Results<Accepted, ValidationProblem>> FeedbackAsync(
+        HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var (request, errors) = await JsonBody.ReadAsync<FeedbackRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        errors ??= RankRequestValidation.Validate(request!);
+        if (errors is not null)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The feedback is invalid.");
+        }
+
+        await publisher.PublishAsync(Topics.Feedback, new FeedbackReceived
+        {
+            FeedbackId = Guid.NewGuid().ToString("N"),
+            ImpressionId = request!.ImpressionId!,
+            UserId = request.UserId!,
+            AdId = request.AdId!,
+            Kind = request.Kind,
+            OccurredAt = request.OccurredAt ?? clock.GetUtcNow(),
+        }, cancellationToken);
+        return TypedResults.Accepted((string?)null);
+    }
+}

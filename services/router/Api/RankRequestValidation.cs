@@ -1,0 +1,100 @@
+using Mesh.Contracts;
+
+namespace Mesh.Router.Api;
+
+/// <summary>The documented limits of the public API (docs/api.md). Each returns null when valid, else errors by field.</summary>
+public static class RankRequestValidation
+{
+    public const int MaxIdLength = 256;
+
+    public static Dictionary<string, string[]>? Validate(RankRequest request)
+    {
+        var errors = new Errors();
+        errors.RequireId("userId", request.UserId);
+        if (request.Candidates is null || request.Candidates.Count == 0)
+        {
+            errors.Add("candidates", "At least one candidate is required.");
+        }
+        else if (request.Candidates.Count > RankRequest.MaxCandidates)
+        {
+            errors.Add("candidates", $"At most {RankRequest.MaxCandidates} candidates are allowed; got {request.Candidates.Count}.");
+        }
+        else
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < request.Candidates.Count; i++)
+            {
+                var adId = request.Candidates[i]?.AdId;
+                if (errors.RequireId($"candidates[{i}].adId", adId) && !seen.Add(adId!))
+                {
+                    errors.Add($"candidates[{i}].adId", $"Duplicate adId '{adId}'.");
+                }
+            }
+        }
+
+        if (request.K is < 1 or > RankRequest.MaxK)
+        {
+            errors.Add("k", $"k must be between 1 and {RankRequest.MaxK}; got {request.K}.");
+        }
+
+        if (request.BudgetMs is < 1 or > RankRequest.MaxBudgetMs)
+        {
+            errors.Add("budgetMs", $"budgetMs must be between 1 and {RankRequest.MaxBudgetMs}; got {request.BudgetMs}.");
+        }
+
+        if (request.Context is { Hour: < 0 or > 23 })
+        {
+            errors.Add("context.hour", $"hour must be between 0 and 23; got {request.Context.Hour}.");
+        }
+
+        return errors.Result;
+    }
+
+    public static Dictionary<string, string[]>? Validate(UserEventRequest request)
+    {
+        var errors = new Errors();
+        errors.RequireId("userId", request.UserId);
+        errors.RequireId("itemId", request.ItemId);
+        return errors.Result;
+    }
+
+    public static Dictionary<string, string[]>? Validate(FeedbackRequest request)
+    {
+        var errors = new Errors();
+        errors.RequireId("impressionId", request.ImpressionId);
+        errors.RequireId("userId", request.UserId);
+        errors.RequireId("adId", request.AdId);
+        return errors.Result;
+    }
+
+    private sealed class Errors
+    {
+        private Dictionary<string, string[]>? _errors;
+
+        public Dictionary<string, string[]>? Result => _errors;
+
+        public void Add(string field, string message)
+        {
+            _errors ??= new Dictionary<string, string[]>(StringComparer.Ordinal);
+            _errors[field] = _errors.TryGetValue(field, out var existing) ? [.. existing, message] : [message];
+        }
+
+        /// <summary>True when <paramref name="value"/> is a usable id.</summary>
+        public bool RequireId(string field, string? value)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                Add(field, $"{field} is required.");
+                return false;
+            }
+
+            if (value.Length > MaxIdLength)
+            {
+                Add(field, $"{field} is longer than {MaxIdLength} characters.");
+                return false;
+            }
+
+            return true;
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using Mesh.Dapr;
+using Mesh.Router.Api;
+using Mesh.Router.Embeddings;
+using Mesh.Router.Impressions;
+using Mesh.Router.Routing;
+
+namespace Mesh.Router;
+
+public static class Extensions
+{
+    /// <summary>Registers the router: ERCache, the tier policy, the impression publisher and the public API's OpenAPI document.</summary>
+    public static IHostApplicationBuilder AddRouter(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<RouterOptions>();
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.AddSingleton<RouterMetrics>();
+        services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RouterMetrics>());
+        services.AddSingleton<EmbeddingCache>();
+        services.AddHostedService<EmbeddingCacheSweeper>();
+        services.AddSingleton<TierPolicy>();
+        services.AddSingleton<ImpressionQueue>();
+        services.AddHostedService<ImpressionPublisher>();
+        return builder;
+    }
+
+    /// <summary>Maps the public API (<c>/v1/rank</c>, <c>/v1/events</c>, <c>/v1/feedback</c>) and <c>/openapi/v1.json</c>.</summary>
+    public static IEndpointRouteBuilder MapRouter(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOpenApi();
+        endpoints.MapRankApi();
+        return endpoints;
+    }
+}

@@ -1,0 +1,22 @@
+using Mesh.Dapr;
+
+namespace Mesh.UserModel.Embeddings;
+
+/// <summary>user-model's counters, reported under <c>userModel</c> in <c>/v1/stats</c>.</summary>
+public sealed class UserModelMetrics : IStatsContributor
+{
+    private long _embeddings;
+    private long _conflicts;
+    private long _duplicates;
+
+    public void CountEmbedding() => Interlocked.Increment(ref _embeddings);
+    public void CountConflict() => Interlocked.Increment(ref _conflicts);
+    public void CountDuplicate() => Interlocked.Increment(ref _duplicates);
+
+    public void Contribute(IDictionary<string, object?> stats) => stats["userModel"] = new
+    {
+        embeddingsPublished = Interlocked.Read(ref _embeddings),
+        etagConflicts = Interlocked.Read(ref _conflicts),
+        duplicateEvents = Interlocked.Read(ref _duplicates),
+    };
+}

@@ -1,0 +1,19 @@
+using Mesh.Contracts;
+using Mesh.Dapr;
+using Mesh.UserModel.Embeddings;
+
+namespace Mesh.UserModel;
+
+public static class Extensions
+{
+    /// <summary>Registers user-model: it consumes <c>user-events</c> and keeps each user's embedding fresh.</summary>
+    public static IHostApplicationBuilder AddUserModel(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<UserModelOptions>();
+        services.AddSingleton<UserModelMetrics>();
+        services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<UserModelMetrics>());
+        services.AddSubscription<UserActed, UserActedHandler>(AppIds.UserModel, Topics.UserEvents);
+        return builder;
+    }
+}
