@@ -152,7 +152,6 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
     private async Task DeliverWithRetriesAsync(Subscription s, Envelope envelope, CancellationToken stopping)
     {
         var context = new EventContext(envelope.Id, envelope.Topic, "mesh", envelope.Time);
-        var backoff = _options.InitialBackoff;
         for (var attempt = 1; ; attempt++)
         {
             var result = await _delivery.DeliverAsync(s.Descriptor, envelope.Data, context, stopping);
@@ -172,10 +171,13 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
                 return;
             }
 
-            await Task.Delay(backoff, _clock, stopping);
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
+            await Task.Delay(Backoff(_options, attempt), _clock, stopping);
         }
     }
+
+    /// <summary>Wait after failed attempt <paramref name="attempt"/> (1-based): the initial backoff doubled per attempt, capped.</summary>
+    public static TimeSpan Backoff(EmbeddedRuntimeOptions options, int attempt) =>
+        TimeSpan.FromTicks((long)Math.Min(options.InitialBackoff.Ticks * Math.Pow(2, attempt - 1), options.MaxBackoff.Ticks));
 
     private async Task DeadLetterAsync(Subscription s, Envelope envelope, string reason, bool poison, CancellationToken cancellationToken)
     {
