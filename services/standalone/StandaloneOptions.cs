@@ -1,0 +1,20 @@
+namespace Mesh.Standalone;
+
+/// <summary>Settings of the standalone host (section <c>Standalone</c>).</summary>
+public sealed class StandaloneOptions
+{
+    /// <summary>Where the public API listens, unless <c>--urls</c> says otherwise. Default http://127.0.0.1:5080.</summary>
+    public string Url { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>Folder for models, embeddings, checkpoints and undelivered events; a restart resumes from it. Empty: memory only. Default <c>data</c>.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>Run the synthetic ad world's driver against the public API. Default true.</summary>
+    public bool Driver { get; set; } = true;
+
+    /// <summary>How often a summary line is printed; zero turns it off. Default 5 s.</summary>
+    public TimeSpan SummaryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Serve <c>POST /bench/bare-rank</c>, the load benchmark's baseline. Default true.</summary>
+    public bool BenchEndpoints { get; set; } = true;
+}
