@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Mesh.Dapr;
 
@@ -63,20 +64,20 @@ public sealed class MalformedRequestException(string message, Exception inner) :
 
 public static class BuildingBlockRegistration
 {
-    /// <summary>Declares that <paramref name="appId"/> handles <paramref name="topic"/> with <typeparamref name="THandler"/> (a singleton).</summary>
+    /// <summary>Declares that <paramref name="appId"/> handles <paramref name="topic"/> with <typeparamref name="THandler"/> (a singleton; one registered before wins).</summary>
     public static IServiceCollection AddSubscription<TEvent, THandler>(this IServiceCollection services, string appId, string topic)
         where THandler : class, IEventHandler<TEvent>
     {
-        services.AddSingleton<THandler>();
+        services.TryAddSingleton<THandler>();
         services.AddSingleton(new SubscriptionDescriptor(appId, topic, typeof(TEvent), DispatchTo<TEvent, THandler>));
         return services;
     }
 
-    /// <summary>Declares that <paramref name="appId"/> serves <paramref name="method"/> with <typeparamref name="THandler"/> (a singleton).</summary>
+    /// <summary>Declares that <paramref name="appId"/> serves <paramref name="method"/> with <typeparamref name="THandler"/> (a singleton; one registered before wins).</summary>
     public static IServiceCollection AddMethod<TRequest, TResponse, THandler>(this IServiceCollection services, string appId, string method)
         where THandler : class, IMethodHandler<TRequest, TResponse>
     {
-        services.AddSingleton<THandler>();
+        services.TryAddSingleton<THandler>();
         services.AddSingleton(new MethodDescriptor(appId, method, InvokeMethod<TRequest, TResponse, THandler>));
         return services;
     }

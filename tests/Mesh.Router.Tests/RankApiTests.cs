@@ -1,0 +1,225 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Mesh.Contracts;
+using Mesh.Dapr;
+
+namespace Mesh.Router.Tests;
+
+public sealed class RankApiTests : IClassFixture<RouterApp>
+{
+    private readonly RouterApp _app;
+    private readonly HttpClient _client;
+
+    public RankApiTests(RouterApp app)
+    {
+        _app = app;
+        _client = app.CreateClient();
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    private async Task<JsonElement> PostInvalidAsync(string path, HttpContent content)
+    {
+        var response = await _client.PostAsync(path, content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+    }
+
+    [Fact]
+    public async Task Rank_ValidRequest_ReturnsTopKWithTierVersionAndTimings()
+    {
+        var response = await _client.PostAsJsonAsync("/v1/rank", new RankRequest
+        {
+            UserId = "u1",
+            Candidates = [.. Enumerable.Range(0, 20).Select(i => new Candidate { AdId = $"a{i}", Category = "c1" })],
+            K = 3,
+        }, MeshJson.Options);
+
+        response.EnsureSuccessStatusCode();
+        var body = (await response.Content.ReadFromJsonAsync<RankResponse>(MeshJson.Options))!;
+        Assert.Equal(["a0", "a1", "a2"], body.Items.Select(i => i.AdId));
+        Assert.Equal(7, body.ModelVersion);
+        Assert.Equal(Tiers.Large, body.Tier);
+        Assert.Equal(EmbeddingSource.Default, body.Embedding.Source);
+        Assert.All(body.Items, i => Assert.StartsWith(body.RequestId, i.ImpressionId, StringComparison.Ordinal));
+        Assert.True(body.Timings.TotalMs >= body.Timings.RankMs);
+    }
+
+    [Fact]
+    public async Task Rank_Served_PublishesImpressionsWithServedInputs()
+    {
+        await _app.State.SaveAsync(Components.EmbeddingStore, "u-known", new UserEmbedding { Vector = [1, 2, 3], ModelVersion = 4, ComputedAt = _app.Clock.GetUtcNow() });
+
+        var response = await _client.PostAsJsonAsync("/v1/rank", new RankRequest
+        {
+            UserId = "u-known",
+            Context = new RankContext { Surface = "reels", Device = "ios", Hour = 9 },
+            Candidates = [new Candidate { AdId = "x", Category = "c2" }, new Candidate { AdId = "y" }],
+            K = 2,
+        }, MeshJson.Options);
+        var body = (await response.Content.ReadFromJsonAsync<RankResponse>(MeshJson.Options))!;
+        await WaitForImpressionsAsync(body.RequestId);
+
+        var served = _app.Published.Of<ImpressionsServed>().Single(e => e.RequestId == body.RequestId);
+        Assert.Equal(EmbeddingSource.Store, served.Embedding.Source);
+        Assert.Equal([1f, 2f, 3f], served.Embedding.Vector);
+        Assert.Equal(4, served.Embedding.ModelVersion);
+        Assert.Equal("reels", served.Context.Surface);
+        Assert.Equal(2, served.CandidateCount);
+        Assert.Equal(body.Items.Select(i => i.ImpressionId), served.Items.Select(i => i.ImpressionId));
+        Assert.Equal("", served.Items.Single(i => i.AdId == "y").Category);
+    }
+
+    [Fact]
+    public async Task Rank_RankerFails_Returns503Problem()
+    {
+        await using var app = new RouterApp();
+        app.Ranker.Fail = true;
+        var response = await app.CreateClient().PostAsJsonAsync("/v1/rank", new RankRequest { UserId = "u", Candidates = [new Candidate { AdId = "a" }] }, MeshJson.Options);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Theory]
+    [InlineData("{", "body")]
+    [InlineData("[1,2]", "body")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"k":"ten"}""", "k")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":5}]}""", "candidates[0].adId")]
+    [InlineData("""{"candidates":[{"adId":"a"}]}""", "userId")]
+    [InlineData("""{"userId":"  ","candidates":[{"adId":"a"}]}""", "userId")]
+    [InlineData("""{"userId":"u"}""", "candidates")]
+    [InlineData("""{"userId":"u","candidates":[]}""", "candidates")]
+    [InlineData("""{"userId":"u","candidates":[{"category":"c"}]}""", "candidates[0].adId")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"},{"adId":"a"}]}""", "candidates[1].adId")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"k":0}""", "k")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"k":101}""", "k")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"budgetMs":0}""", "budgetMs")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"context":{"hour":24}}""", "context.hour")]
+    public async Task Rank_BadInput_Returns400NamingTheField(string json, string field)
+    {
+        var errors = await PostInvalidAsync("/v1/rank", Json(json));
+
+        Assert.True(errors.TryGetProperty(field, out _), $"expected an error on '{field}', got {errors}");
+    }
+
+    [Fact]
+    public async Task Rank_EmptyBody_Returns400()
+    {
+        var errors = await PostInvalidAsync("/v1/rank", Json(""));
+
+        Assert.True(errors.TryGetProperty("body", out _));
+    }
+
+    [Fact]
+    public async Task Rank_TooManyCandidates_Returns400()
+    {
+        var request = new RankRequest { UserId = "u", Candidates = [.. Enumerable.Range(0, RankRequest.MaxCandidates + 1).Select(i => new Candidate { AdId = $"a{i}" })] };
+
+        var errors = await PostInvalidAsync("/v1/rank", JsonContent.Create(request, options: MeshJson.Options));
+
+        Assert.Contains("1000", errors.GetProperty("candidates")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rank_OversizedBody_Returns400()
+    {
+        var huge = "{\"userId\":\"" + new string('u', 2 * 1024 * 1024) + "\"}";
+
+        var errors = await PostInvalidAsync("/v1/rank", Json(huge));
+
+        Assert.True(errors.TryGetProperty("body", out _));
+    }
+
+    [Fact]
+    public async Task Rank_BadInput_NeitherRanksNorPublishes()
+    {
+        await using var app = new RouterApp();
+        var client = app.CreateClient();
+
+        await client.PostAsync("/v1/rank", Json("""{"userId":"u","candidates":[]}"""));
+        await app.Broker.WaitForIdleAsync();
+
+        Assert.Empty(app.Ranker.Requests);
+        Assert.Empty(app.Published.Of<ImpressionsServed>());
+    }
+
+    [Fact]
+    public async Task Events_Valid_PublishedToUserEvents()
+    {
+        var response = await _client.PostAsync("/v1/events", Json("""{"userId":"u9","kind":"engage","itemId":"i1","category":"c3"}"""));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await _app.Broker.WaitForIdleAsync();
+        var e = _app.Published.Of<UserActed>().Single(x => x.UserId == "u9");
+        Assert.Equal((UserActionKind.Engage, "i1", "c3"), (e.Kind, e.ItemId, e.Category));
+        Assert.Equal(_app.Clock.GetUtcNow(), e.OccurredAt);
+    }
+
+    [Theory]
+    [InlineData("""{"kind":"view","itemId":"i"}""", "userId")]
+    [InlineData("""{"userId":"u","kind":"teleport","itemId":"i"}""", "kind")]
+    [InlineData("""{"userId":"u"}""", "itemId")]
+    public async Task Events_BadInput_Returns400NamingTheField(string json, string field)
+    {
+        var errors = await PostInvalidAsync("/v1/events", Json(json));
+
+        Assert.True(errors.TryGetProperty(field, out _), errors.ToString());
+    }
+
+    [Fact]
+    public async Task Feedback_Valid_PublishedToFeedback()
+    {
+        var response = await _client.PostAsync("/v1/feedback", Json("""{"impressionId":"r1-0","userId":"u","adId":"a"}"""));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await _app.Broker.WaitForIdleAsync();
+        Assert.Contains(_app.Published.Of<FeedbackReceived>(), f => f.ImpressionId == "r1-0" && f.Kind == FeedbackKind.Click);
+    }
+
+    [Fact]
+    public async Task Feedback_MissingImpression_Returns400()
+    {
+        var errors = await PostInvalidAsync("/v1/feedback", Json("""{"userId":"u","adId":"a"}"""));
+
+        Assert.True(errors.TryGetProperty("impressionId", out _));
+    }
+
+    [Fact]
+    public async Task OpenApi_Document_DescribesRank()
+    {
+        var doc = await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/v1/rank", out _));
+    }
+
+    [Fact]
+    public async Task Stats_AfterRequests_ReportsCountsAndModelVersion()
+    {
+        await using var app = new RouterApp();
+        var client = app.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            await client.PostAsJsonAsync("/v1/rank", new RankRequest { UserId = "u", Candidates = [new Candidate { AdId = "a" }] }, MeshJson.Options);
+        }
+
+        var stats = await client.GetFromJsonAsync<JsonElement>("/v1/stats");
+
+        Assert.Equal(3, stats.GetProperty("requests").GetInt64());
+        Assert.Equal(7, stats.GetProperty("modelVersion").GetInt64());
+        Assert.Equal(0.25, stats.GetProperty("precomputeHitRate").GetDouble());
+    }
+
+    private async Task WaitForImpressionsAsync(string requestId)
+    {
+        // The publisher runs in the background; once it handed the event over, the broker's idle wait covers delivery.
+        while (!_app.Published.Of<ImpressionsServed>().Any(e => e.RequestId == requestId))
+        {
+            await _app.Broker.WaitForIdleAsync();
+            await Task.Yield();
+        }
+    }
+}
