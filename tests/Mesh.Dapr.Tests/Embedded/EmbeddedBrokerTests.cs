@@ -1,3 +1,4 @@
+using Mesh.Testing;
 using System.Text;
 using Mesh.Contracts;
 using Mesh.Dapr.Embedded;

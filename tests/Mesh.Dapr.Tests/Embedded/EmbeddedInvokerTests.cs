@@ -1,3 +1,4 @@
+using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Dapr.Tests.Embedded;
