@@ -12,6 +12,7 @@ public static class Extensions
         var services = builder.Services;
         services.AddValidatedOptions<RankerOptions>();
         services.AddSingleton<ServingModel>();
+        services.AddSingleton<ModelLoader>();
         services.AddSingleton<RankerMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RankerMetrics>());
         services.AddMethod<ScoreRequest, ScoreResponse, ScoreHandler>(AppIds.Ranker, Methods.Score);

@@ -55,17 +55,20 @@ public sealed class ModelPublishedHandler(ModelLoader loader, ILogger<ModelPubli
     }
 }
 
-/// <summary>On start, serves the latest published version so a restarted ranker does not fall back to the prior.</summary>
-public sealed class ModelStartupLoader(IStateStore state, ModelLoader loader, ILogger<ModelStartupLoader> logger) : BackgroundService
+/// <summary>
+/// Before the ranker serves, loads the latest published version, so a restarted ranker does not fall back to the
+/// prior. Start-up waits for it (the runtime's own start, the sidecar wait included, comes first).
+/// </summary>
+public sealed class ModelStartupLoader(IStateStore state, ModelLoader loader, ILogger<ModelStartupLoader> logger) : IHostedService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var pointer = await state.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel, stoppingToken);
+            var pointer = await state.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel, cancellationToken);
             if (pointer is not null)
             {
-                await loader.LoadAsync(pointer.Value.CheckpointKey, pointer.Value.Version, stoppingToken);
+                await loader.LoadAsync(pointer.Value.CheckpointKey, pointer.Value.Version, cancellationToken);
             }
         }
         catch (Exception e) when (e is StateStoreException or InvalidDataException or HttpRequestException)
@@ -74,4 +77,6 @@ public sealed class ModelStartupLoader(IStateStore state, ModelLoader loader, IL
             logger.LogWarning(e, "Could not load the latest ranking model at start-up");
         }
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
