@@ -34,9 +34,15 @@ public sealed class StreamingTrainer(
     /// <summary>Version of the last model this trainer published (or resumed from).</summary>
     public long PublishedVersion => Volatile.Read(ref _serving).Version;
 
+    /// <summary>Resumes from the latest checkpoint before the loop starts, so nothing trains on the wrong weights.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await ResumeAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await ResumeAsync(stoppingToken);
         using var timer = new PeriodicTimer(options.Value.CollectInterval, clock);
         try
         {

@@ -1,0 +1,123 @@
+using Mesh.Contracts;
+using Mesh.Models;
+using Mesh.Precompute.Speculation;
+using Mesh.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.Precompute.Tests;
+
+public sealed class PrecomputeTests
+{
+    private static Task<EmbeddedHost> StartAsync() => EmbeddedHost.StartAsync(b => b.AddPrecompute());
+
+    private static UserEmbedding Embedding(DateTimeOffset at, float value = 0.1f) => new()
+    {
+        Vector = Enumerable.Repeat(value, ItemVectors.Dimension).ToArray(), ModelVersion = 1, ComputedAt = at,
+    };
+
+    private static ImpressionsServed Served(string user, DateTimeOffset at, params (string AdId, float[]? Precomputed)[] items) => new()
+    {
+        RequestId = Guid.NewGuid().ToString("N"),
+        UserId = user,
+        ServedAt = at,
+        Context = new RankContext(),
+        ModelVersion = 1,
+        Tier = Tiers.Large,
+        Embedding = new ServedEmbedding { Source = EmbeddingSource.Store, Vector = [], ModelVersion = 1 },
+        CandidateCount = items.Length,
+        Items = [.. items.Select((x, i) => new ServedImpression { ImpressionId = $"i{i}", AdId = x.AdId, Category = "c1", Position = i, Score = 0.1, Precomputed = x.Precomputed })],
+    };
+
+    private static async Task<PrecomputedRepresentation?> ReadAsync(EmbeddedHost host, string user, string ad) =>
+        (await host.State.GetAsync<PrecomputedRepresentation>(Components.PrecomputedStore, StateKeys.Precomputed(user, ad)))?.Value;
+
+    [Fact]
+    public async Task Impressions_UserWithEmbedding_PrecomputesServedAdsWithTtl()
+    {
+        await using var host = await StartAsync();
+        var now = host.Clock.GetUtcNow();
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = Embedding(now) });
+
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", now, ("a1", null), ("a2", null)));
+        await host.Broker.WaitForIdleAsync();
+
+        var r = await ReadAsync(host, "u1", "a1");
+        Assert.NotNull(r);
+        Assert.Equal(FoundationModel.Represent(Embedding(now).Vector, "a1", "c1"), r.Vector);
+        Assert.Equal(FoundationModel.Version, r.FoundationVersion);
+        Assert.NotNull(await ReadAsync(host, "u1", "a2"));
+
+        host.Clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Null(await ReadAsync(host, "u1", "a1"));
+    }
+
+    [Fact]
+    public async Task Impressions_NoEmbeddingAnywhere_ComputesNothing()
+    {
+        await using var host = await StartAsync();
+
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", host.Clock.GetUtcNow(), ("a1", null)));
+        await host.Broker.WaitForIdleAsync();
+
+        Assert.Null(await ReadAsync(host, "u1", "a1"));
+    }
+
+    [Fact]
+    public async Task UserActed_ActiveUser_UsesStoredEmbeddingForRecentAds()
+    {
+        await using var host = await StartAsync();
+        var now = host.Clock.GetUtcNow();
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", now, ("a1", null)));
+        await host.Broker.WaitForIdleAsync();
+        await host.State.SaveAsync(Components.EmbeddingStore, "u1", Embedding(now));
+
+        await host.Publisher.PublishAsync(Topics.UserEvents, new UserActed
+        {
+            EventId = "e1", UserId = "u1", Kind = UserActionKind.View, ItemId = "i", Category = "c1", OccurredAt = now,
+        });
+        await host.Broker.WaitForIdleAsync();
+
+        Assert.NotNull(await ReadAsync(host, "u1", "a1"));
+    }
+
+    [Fact]
+    public async Task EmbeddingUpdated_NewVector_RecomputesFromIt()
+    {
+        await using var host = await StartAsync();
+        var now = host.Clock.GetUtcNow();
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = Embedding(now, 0.1f) });
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", now, ("a1", null)));
+        await host.Broker.WaitForIdleAsync();
+
+        host.Clock.Advance(TimeSpan.FromSeconds(1));
+        var newer = Embedding(host.Clock.GetUtcNow(), -0.2f);
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = newer });
+        await host.Broker.WaitForIdleAsync();
+
+        Assert.Equal(FoundationModel.Represent(newer.Vector, "a1", "c1"), (await ReadAsync(host, "u1", "a1"))!.Vector);
+    }
+
+    [Fact]
+    public async Task Ledger_UsedAndUnused_CountedWhenTheyExpire()
+    {
+        await using var host = await StartAsync();
+        var now = host.Clock.GetUtcNow();
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = Embedding(now) });
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", now, ("a1", null), ("a2", null)));
+        await host.Broker.WaitForIdleAsync();
+
+        // The next request was served with a1's representation only.
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", now, ("a1", new float[FoundationModel.Dimension])));
+        await host.Broker.WaitForIdleAsync();
+        var ledger = host.Services.GetRequiredService<PrecomputeLedger>();
+        ledger.Sweep(now + TimeSpan.FromMinutes(3));
+
+        var stats = new Dictionary<string, object?>();
+        ledger.Contribute(stats);
+        var precompute = System.Text.Json.JsonSerializer.SerializeToElement(stats["precompute"]);
+        Assert.Equal(2, precompute.GetProperty("computed").GetInt64());
+        Assert.Equal(1, precompute.GetProperty("expiredUsed").GetInt64());
+        Assert.Equal(1, precompute.GetProperty("expiredUnused").GetInt64());
+        Assert.Equal(0.5, precompute.GetProperty("wasteRate").GetDouble());
+    }
+}

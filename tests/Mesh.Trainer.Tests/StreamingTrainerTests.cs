@@ -1,0 +1,155 @@
+using System.Text.Json;
+using Mesh.Contracts;
+using Mesh.Dapr;
+using Mesh.Models;
+using Mesh.Testing;
+using Mesh.Trainer.Training;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.Trainer.Tests;
+
+public sealed class StreamingTrainerTests
+{
+    private const int Window = 500;
+
+    private static Task<EmbeddedHost> StartAsync() => EmbeddedHost.StartAsync(b =>
+    {
+        b.Services.Configure<TrainerOptions>(o =>
+        {
+            o.ValidationWindow = Window;
+            o.LabelWindow = TimeSpan.FromSeconds(5);
+            o.CollectInterval = TimeSpan.FromDays(1); // the tests call CollectAsync themselves
+        });
+        b.AddTrainer();
+        b.Services.AddSingleton<PublishedModels>();
+        b.Services.AddSubscription<ModelPublished, PublishedModels>("observer", Topics.ModelPublished);
+    });
+
+    /// <summary>
+    /// Serves <paramref name="requests"/> requests of 10 ads; ads of category "hot" are clicked 30% of the time,
+    /// the others 2%, drawn from a seeded generator; clicks arrive a second later.
+    /// </summary>
+    private static async Task FeedAsync(EmbeddedHost host, int requests, Random random)
+    {
+        for (var r = 0; r < requests; r++)
+        {
+            var now = host.Clock.GetUtcNow();
+            var ids = Enumerable.Range(0, 10).Select(i => $"{r}-{now.Ticks}-{i}").ToArray();
+            var served = LabelJoinerTests.Served(now, ids) with
+            {
+                Items = [.. ids.Select((id, i) => new ServedImpression { ImpressionId = id, AdId = $"a{i}", Category = i < 3 ? "hot" : "cold", Position = i, Score = 0.04 })],
+            };
+            await host.Publisher.PublishAsync(Topics.Impressions, served);
+            foreach (var item in served.Items.Where(i => random.NextDouble() < (i.Category == "hot" ? 0.3 : 0.02)))
+            {
+                await host.Publisher.PublishAsync(Topics.Feedback, new FeedbackReceived
+                {
+                    FeedbackId = "f" + item.ImpressionId, ImpressionId = item.ImpressionId, UserId = "u", AdId = item.AdId, OccurredAt = now.AddSeconds(1),
+                });
+            }
+
+            host.Clock.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        await host.Broker.WaitForIdleAsync();
+        host.Clock.Advance(TimeSpan.FromSeconds(5));
+        await host.Services.GetRequiredService<StreamingTrainer>().CollectAsync(CancellationToken.None);
+        await host.Broker.WaitForIdleAsync();
+    }
+
+    private static JsonElement Stats(EmbeddedHost host)
+    {
+        var stats = new Dictionary<string, object?>();
+        host.Services.GetRequiredService<StreamingTrainer>().Contribute(stats);
+        return JsonSerializer.SerializeToElement(stats);
+    }
+
+    [Fact]
+    public async Task FirstWindow_UntrainedModel_NotPublished()
+    {
+        await using var host = await StartAsync();
+
+        await FeedAsync(host, Window / 10, new Random(1));
+
+        Assert.Empty(host.Services.GetRequiredService<PublishedModels>().All);
+        Assert.Equal(1, Stats(host).GetProperty("trainer").GetProperty("rejectedWindows").GetInt64());
+    }
+
+    [Fact]
+    public async Task Stream_WithSignal_PublishesBetterVersionsWithCheckpoints()
+    {
+        await using var host = await StartAsync();
+
+        await FeedAsync(host, 6 * Window / 10, new Random(2));
+
+        var published = host.Services.GetRequiredService<PublishedModels>().All;
+        Assert.NotEmpty(published);
+        Assert.Equal(Enumerable.Range(1, published.Count).Select(v => (long)v), published.Select(p => p.Version));
+        Assert.All(published, p => Assert.True(p.ValidationNe <= p.PreviousNe, $"v{p.Version}: {p.ValidationNe} > {p.PreviousNe}"));
+        Assert.True(published[^1].ValidationNe < 0.95, $"the model learned little: NE {published[^1].ValidationNe}");
+
+        var pointer = await host.State.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel);
+        Assert.Equal(published[^1].Version, pointer!.Value.Version);
+        var checkpoint = await host.State.GetAsync<RankingCheckpoint>(Components.ModelStore, pointer.Value.CheckpointKey);
+        var model = checkpoint!.Value.ToModel();
+        var hot = model.Tier(Tiers.Large).Predict(new FeatureInput([], new RankContext(), "a0", "hot", null));
+        var cold = model.Tier(Tiers.Large).Predict(new FeatureInput([], new RankContext(), "a5", "cold", null));
+        Assert.True(hot > 3 * cold, $"hot {hot} vs cold {cold}");
+    }
+
+    [Fact]
+    public async Task Stats_ServedScores_NeAgainstLabels()
+    {
+        await using var host = await StartAsync();
+
+        await FeedAsync(host, 100, new Random(3));
+
+        var stats = Stats(host);
+        Assert.Equal(1000, stats.GetProperty("labelledImpressions").GetInt64());
+        Assert.Equal(1.0, stats.GetProperty("baseRateNe").GetDouble());
+        // Served a flat 0.04 while the true rate is about 10%: worse than the base rate.
+        Assert.True(stats.GetProperty("servedNe").GetDouble() > 1.0);
+    }
+
+    [Fact]
+    public async Task Restart_LatestCheckpoint_ResumesFromIt()
+    {
+        await using var host = await StartAsync();
+        await FeedAsync(host, 4 * Window / 10, new Random(4));
+        var last = host.Services.GetRequiredService<PublishedModels>().All[^1].Version;
+
+        await using var restarted = await EmbeddedHost.StartAsync(b =>
+        {
+            b.Services.AddSingleton<IStateStore>(host.State);
+            b.AddTrainer();
+        });
+
+        Assert.Equal(last, restarted.Services.GetRequiredService<StreamingTrainer>().PublishedVersion);
+    }
+
+    public sealed class PublishedModels : IEventHandler<ModelPublished>
+    {
+        private readonly List<ModelPublished> _all = [];
+
+        public IReadOnlyList<ModelPublished> All
+        {
+            get
+            {
+                lock (_all)
+                {
+                    return [.. _all];
+                }
+            }
+        }
+
+        public Task<DeliveryOutcome> HandleAsync(ModelPublished data, EventContext context, CancellationToken cancellationToken)
+        {
+            lock (_all)
+            {
+                _all.Add(data);
+            }
+
+            return Task.FromResult(DeliveryOutcome.Success);
+        }
+    }
+}
