@@ -1,6 +1,7 @@
 using Mesh.Standalone;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings ship beside the binary, so the host finds them from any working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddStandaloneMesh();
 
 var app = builder.Build();

@@ -6,7 +6,10 @@ public sealed class StandaloneOptions
     /// <summary>Where the public API listens, unless <c>--urls</c> says otherwise. Default http://127.0.0.1:5080.</summary>
     public string Url { get; set; } = "http://127.0.0.1:5080";
 
-    /// <summary>Folder for models, embeddings, checkpoints and undelivered events; a restart resumes from it. Empty: memory only. Default <c>data</c>.</summary>
+    /// <summary>
+    /// Folder for models, embeddings, checkpoints and undelivered events, relative to the working directory (with
+    /// <c>dotnet run</c>, the project folder); a restart resumes from it. Empty: memory only. Default <c>data</c>.
+    /// </summary>
     public string DataDirectory { get; set; } = "data";
 
     /// <summary>Run the synthetic ad world's driver against the public API. Default true.</summary>

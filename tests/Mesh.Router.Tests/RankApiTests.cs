@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Mesh.Contracts;
 using Mesh.Dapr;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Router.Tests;
 
@@ -216,10 +217,8 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
     private async Task WaitForImpressionsAsync(string requestId)
     {
         // The publisher runs in the background; once it handed the event over, the broker's idle wait covers delivery.
-        while (!_app.Published.Of<ImpressionsServed>().Any(e => e.RequestId == requestId))
-        {
-            await _app.Broker.WaitForIdleAsync();
-            await Task.Yield();
-        }
+        await _app.Services.GetRequiredService<Mesh.Router.Impressions.ImpressionQueue>().WhenPublishedAsync();
+        await _app.Broker.WaitForIdleAsync();
+        Assert.Contains(_app.Published.Of<ImpressionsServed>(), e => e.RequestId == requestId);
     }
 }

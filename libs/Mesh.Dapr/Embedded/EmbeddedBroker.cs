@@ -24,9 +24,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
     private readonly ILogger<EmbeddedBroker> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<DeadLetter> _recentDeadLetters = new();
-    private readonly Lock _idleLock = new();
-    private TaskCompletionSource _idle = CompletedSource();
-    private long _outstanding;
+    private readonly IdleTracker _work = new();
     private Task[] _workers = [];
 
     public EmbeddedBroker(
@@ -75,13 +73,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
     }
 
     /// <summary>Completes when no event is queued or being delivered, downstream publishes included.</summary>
-    public Task WaitForIdleAsync(CancellationToken cancellationToken = default)
-    {
-        lock (_idleLock)
-        {
-            return _idle.Task.WaitAsync(cancellationToken);
-        }
-    }
+    public Task WaitForIdleAsync(CancellationToken cancellationToken = default) => _work.WhenIdleAsync(cancellationToken);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -95,7 +87,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         var timeout = Task.Delay(_options.DrainTimeout, _clock, cancellationToken);
         if (await Task.WhenAny(drained, timeout) != drained)
         {
-            _logger.LogWarning("Embedded broker: {Outstanding} events still undelivered after {DrainTimeout}", Interlocked.Read(ref _outstanding), _options.DrainTimeout);
+            _logger.LogWarning("Embedded broker: {Outstanding} events still undelivered after {DrainTimeout}", _work.Outstanding, _options.DrainTimeout);
         }
 
         await _stopping.CancelAsync();
@@ -115,14 +107,14 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
 
     private async Task EnqueueAsync(Subscription s, Envelope envelope, CancellationToken cancellationToken)
     {
-        BeginWork();
+        _work.Begin();
         try
         {
             await s.Queue.Writer.WriteAsync(envelope, cancellationToken);
         }
         catch
         {
-            EndWork();
+            _work.End();
             throw;
         }
     }
@@ -140,7 +132,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
                 }
                 finally
                 {
-                    EndWork();
+                    _work.End();
                 }
             }
         }
@@ -200,28 +192,6 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         }
     }
 
-    private void BeginWork()
-    {
-        lock (_idleLock)
-        {
-            if (_outstanding++ == 0)
-            {
-                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-        }
-    }
-
-    private void EndWork()
-    {
-        lock (_idleLock)
-        {
-            if (--_outstanding == 0)
-            {
-                _idle.TrySetResult();
-            }
-        }
-    }
-
     private string? UndeliveredPath => _options.DataDirectory is { } dir ? Path.Combine(dir, "undelivered-events.json") : null;
 
     private async Task SaveUndeliveredAsync(CancellationToken cancellationToken)
@@ -262,13 +232,6 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         }
 
         _logger.LogInformation("Restored {Count} undelivered events from {Path}", pending.Count, path);
-    }
-
-    private static TaskCompletionSource CompletedSource()
-    {
-        var tcs = new TaskCompletionSource();
-        tcs.SetResult();
-        return tcs;
     }
 
     private sealed record Subscription(SubscriptionDescriptor Descriptor, SubscriptionCounters Counters, Channel<Envelope> Queue);

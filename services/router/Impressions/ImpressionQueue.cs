@@ -14,10 +14,29 @@ public sealed class ImpressionQueue(IOptions<RouterOptions> options)
     private readonly Channel<ImpressionsServed> _channel = Channel.CreateBounded<ImpressionsServed>(
         new BoundedChannelOptions(options.Value.ImpressionQueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 
-    public ValueTask EnqueueAsync(ImpressionsServed impressions, CancellationToken cancellationToken) =>
-        _channel.Writer.TryWrite(impressions) ? ValueTask.CompletedTask : _channel.Writer.WriteAsync(impressions, cancellationToken);
+    private readonly IdleTracker _unpublished = new();
 
-    public int Count => _channel.Reader.Count;
+    public async ValueTask EnqueueAsync(ImpressionsServed impressions, CancellationToken cancellationToken)
+    {
+        _unpublished.Begin();
+        try
+        {
+            if (!_channel.Writer.TryWrite(impressions))
+            {
+                await _channel.Writer.WriteAsync(impressions, cancellationToken);
+            }
+        }
+        catch
+        {
+            _unpublished.End();
+            throw;
+        }
+    }
+
+    /// <summary>Completes once every impression enqueued so far has been published.</summary>
+    public Task WhenPublishedAsync(CancellationToken cancellationToken = default) => _unpublished.WhenIdleAsync(cancellationToken);
+
+    internal void MarkPublished() => _unpublished.End();
 
     internal ChannelReader<ImpressionsServed> Reader => _channel.Reader;
 }
@@ -62,6 +81,7 @@ public sealed class ImpressionPublisher(ImpressionQueue queue, IEventPublisher p
             try
             {
                 await publisher.PublishAsync(Topics.Impressions, impressions, cancellationToken);
+                queue.MarkPublished();
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -23,6 +23,7 @@ public sealed class StreamingTrainer(
     private readonly List<LabelledExample> _window = [];
     private readonly NormalizedEntropy _servedNe = new();
     private readonly Lock _statsLock = new();
+    private readonly SemaphoreSlim _collecting = new(1, 1);
     private OnlineTrainer _trainer = new(RankingModel.Initial, options.Value.LearningRate);
     private RankingModel _serving = RankingModel.Initial;
     private long _trainedSincePublish;
@@ -63,8 +64,30 @@ public sealed class StreamingTrainer(
         }
     }
 
-    /// <summary>Takes the labelled examples due now, scores the served predictions, and closes full windows.</summary>
+    /// <summary>
+    /// Takes the labelled examples due now, scores the served predictions, and closes full windows. One collection
+    /// runs at a time, so a caller other than the loop (a test, a shutdown) can take a turn safely.
+    /// </summary>
     public async Task CollectAsync(CancellationToken cancellationToken)
+    {
+        await _collecting.WaitAsync(cancellationToken);
+        try
+        {
+            await CollectDueAsync(cancellationToken);
+        }
+        finally
+        {
+            _collecting.Release();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _collecting.Dispose();
+        base.Dispose();
+    }
+
+    private async Task CollectDueAsync(CancellationToken cancellationToken)
     {
         foreach (var example in joiner.CollectLabelled(clock.GetUtcNow()))
         {
