@@ -3,11 +3,11 @@ namespace Mesh.Contracts;
 /// <summary>Keys of the state stores, shared by the service that writes and the services that read.</summary>
 public static class StateKeys
 {
-    /// <summary><c>models</c>: the <see cref="ModelPointer"/> to the ranking model serving now.</summary>
-    public const string LatestRankingModel = "ranker/latest";
+    /// <summary><c>models</c>: the <see cref="ModelPointer"/> to the ranking model serving now. Keys avoid "/", which would not survive the sidecar URL.</summary>
+    public const string LatestRankingModel = "ranker.latest";
 
     /// <summary><c>models</c>: a ranking checkpoint by version.</summary>
-    public static string RankingCheckpoint(long version) => $"ranker/v{version}";
+    public static string RankingCheckpoint(long version) => $"ranker.v{version}";
 
     /// <summary><c>precomputed</c>: the <see cref="PrecomputedRepresentation"/> of a (user, ad) pair. Dapr keys may not contain "||".</summary>
     public static string Precomputed(string userId, string adId) => $"{userId}:{adId}";

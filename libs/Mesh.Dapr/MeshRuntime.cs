@@ -51,7 +51,7 @@ public static class MeshRuntime
         // Readiness and liveness; daprd's app health check uses /healthz and sends no token.
         endpoints.MapHealthChecks("/healthz");
         endpoints.MapGet("/livez", () => TypedResults.Ok());
-        endpoints.MapGet("/v1/stats", (IEnumerable<IStatsContributor> contributors) =>
+        endpoints.MapGet("/v1/stats", (IEnumerable<IStatsContributor> contributors, DeliveryMetrics delivery) =>
         {
             var stats = new SortedDictionary<string, object?>(StringComparer.Ordinal);
             foreach (var contributor in contributors)
@@ -59,6 +59,17 @@ public static class MeshRuntime
                 contributor.Contribute(stats);
             }
 
+            stats["delivery"] = delivery.All.Select(c => new
+            {
+                appId = c.AppId,
+                topic = c.Topic,
+                received = c.Received,
+                delivered = c.Delivered,
+                retried = c.Retried,
+                deadLettered = c.DeadLettered,
+                poison = c.Poison,
+                duplicates = c.Duplicates,
+            });
             return TypedResults.Ok(stats);
         });
         foreach (var runtimeEndpoints in endpoints.ServiceProvider.GetServices<IRuntimeEndpoints>())
