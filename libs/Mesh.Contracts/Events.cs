@@ -156,6 +156,6 @@ public sealed record ModelPublished
     /// <summary>NE of this version on the held-out window that admitted it (progressive validation).</summary>
     public required double ValidationNe { get; init; }
 
-    /// <summary>NE of the version it replaces on the same window (1 when it replaces the base rate).</summary>
+    /// <summary>NE of the version it replaces on the same window (version 0 is the untrained prior).</summary>
     public required double PreviousNe { get; init; }
 }
