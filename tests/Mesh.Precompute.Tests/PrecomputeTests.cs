@@ -12,7 +12,9 @@ public sealed class PrecomputeTests
 
     private static UserEmbedding Embedding(DateTimeOffset at, float value = 0.1f) => new()
     {
-        Vector = Enumerable.Repeat(value, ItemVectors.Dimension).ToArray(), ModelVersion = 1, ComputedAt = at,
+        Vector = Enumerable.Repeat(value, ItemVectors.Dimension).ToArray(),
+        ModelVersion = 1,
+        ComputedAt = at,
     };
 
     private static ImpressionsServed Served(string user, DateTimeOffset at, params (string AdId, float[]? Precomputed)[] items) => new()
@@ -73,7 +75,12 @@ public sealed class PrecomputeTests
 
         await host.Publisher.PublishAsync(Topics.UserEvents, new UserActed
         {
-            EventId = "e1", UserId = "u1", Kind = UserActionKind.View, ItemId = "i", Category = "c1", OccurredAt = now,
+            EventId = "e1",
+            UserId = "u1",
+            Kind = UserActionKind.View,
+            ItemId = "i",
+            Category = "c1",
+            OccurredAt = now,
         });
         await host.Broker.WaitForIdleAsync();
 

@@ -91,7 +91,10 @@ public sealed class ModelLoadingTests
 
         var request = new ScoreRequest
         {
-            RequestId = "r", UserId = "u", UserEmbedding = [], Context = new RankContext(),
+            RequestId = "r",
+            UserId = "u",
+            UserEmbedding = [],
+            Context = new RankContext(),
             Candidates = [.. Enumerable.Range(0, 50).Select(i => new Candidate { AdId = $"a{i}", Category = "c" })],
             Cascade = [new CascadeStage { Tier = Tiers.Small, Keep = 20 }, new CascadeStage { Tier = Tiers.Large, Keep = 5 }],
         };

@@ -65,11 +65,17 @@ public sealed class ScoreHandlerTests
         var vector = Enumerable.Repeat(0.5f, FoundationModel.Dimension).ToArray();
         await host.State.SaveAsync(Components.PrecomputedStore, StateKeys.Precomputed("u1", "a1"), new PrecomputedRepresentation
         {
-            Vector = vector, FoundationVersion = FoundationModel.Version, EmbeddingVersion = 1, ComputedAt = host.Clock.GetUtcNow(),
+            Vector = vector,
+            FoundationVersion = FoundationModel.Version,
+            EmbeddingVersion = 1,
+            ComputedAt = host.Clock.GetUtcNow(),
         });
         await host.State.SaveAsync(Components.PrecomputedStore, StateKeys.Precomputed("u1", "a2"), new PrecomputedRepresentation
         {
-            Vector = vector, FoundationVersion = FoundationModel.Version + 1, EmbeddingVersion = 1, ComputedAt = host.Clock.GetUtcNow(),
+            Vector = vector,
+            FoundationVersion = FoundationModel.Version + 1,
+            EmbeddingVersion = 1,
+            ComputedAt = host.Clock.GetUtcNow(),
         });
 
         var response = await ScoreAsync(host, Request(4, (Tiers.Large, 4)));

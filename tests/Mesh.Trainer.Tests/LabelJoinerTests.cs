@@ -24,7 +24,11 @@ public sealed class LabelJoinerTests
 
     private static FeedbackReceived Click(string impressionId, DateTimeOffset at) => new()
     {
-        FeedbackId = "f-" + impressionId, ImpressionId = impressionId, UserId = "u", AdId = "a", OccurredAt = at,
+        FeedbackId = "f-" + impressionId,
+        ImpressionId = impressionId,
+        UserId = "u",
+        AdId = "a",
+        OccurredAt = at,
     };
 
     [Fact]

@@ -44,7 +44,11 @@ public sealed class StreamingTrainerTests
             {
                 await host.Publisher.PublishAsync(Topics.Feedback, new FeedbackReceived
                 {
-                    FeedbackId = "f" + item.ImpressionId, ImpressionId = item.ImpressionId, UserId = "u", AdId = item.AdId, OccurredAt = now.AddSeconds(1),
+                    FeedbackId = "f" + item.ImpressionId,
+                    ImpressionId = item.ImpressionId,
+                    UserId = "u",
+                    AdId = item.AdId,
+                    OccurredAt = now.AddSeconds(1),
                 });
             }
 

@@ -21,7 +21,12 @@ public sealed class UserActedHandlerTests
 
     private static UserActed Event(string id, string category, DateTimeOffset at, string user = "u1") => new()
     {
-        EventId = id, UserId = user, Kind = UserActionKind.View, ItemId = "i-" + id, Category = category, OccurredAt = at,
+        EventId = id,
+        UserId = user,
+        Kind = UserActionKind.View,
+        ItemId = "i-" + id,
+        Category = category,
+        OccurredAt = at,
     };
 
     [Fact]

@@ -1,7 +1,7 @@
-using Mesh.Testing;
 using System.Text;
 using Mesh.Contracts;
 using Mesh.Dapr.Embedded;
+using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Dapr.Tests.Embedded;
