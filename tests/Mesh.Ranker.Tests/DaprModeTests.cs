@@ -2,36 +2,23 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Mesh.Testing;
-using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Mesh.Ranker.Tests;
 
 /// <summary>The real ranker app on the Dapr runtime: what daprd sees of it.</summary>
 public sealed class DaprModeTests : IAsyncLifetime
 {
-    private FakeSidecar _sidecar = null!;
-    private WebApplicationFactory<RankerOptions> _app = null!;
+    private DaprModeApp<RankerOptions> _mesh = null!;
 
-    public async Task InitializeAsync()
-    {
-        _sidecar = await FakeSidecar.StartAsync();
-        _app = new WebApplicationFactory<RankerOptions>().WithWebHostBuilder(b =>
-        {
-            b.UseSetting("MeshRuntime:Runtime", "Dapr");
-            b.UseSetting("DaprSidecar:HttpEndpoint", _sidecar.Url.ToString().TrimEnd('/'));
-        });
-    }
+    public async Task InitializeAsync() => _mesh = await DaprModeApp.StartAsync<RankerOptions>(
+        ("Ranker:PrecomputedTimeout", "00:01:00")); // the deadline runs on the real clock here; the test is about the request
 
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        await _sidecar.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _mesh.DisposeAsync();
 
     [Fact]
     public async Task Subscribe_ListsModelPublishedWithDeadLetter()
     {
-        var subscriptions = await _app.CreateClient().GetFromJsonAsync<JsonElement>("/dapr/subscribe");
+        var subscriptions = await _mesh.App.CreateClient().GetFromJsonAsync<JsonElement>("/dapr/subscribe");
 
         var s = Assert.Single(subscriptions.EnumerateArray());
         Assert.Equal("pubsub", s.GetProperty("pubsubName").GetString());
@@ -49,12 +36,12 @@ public sealed class DaprModeTests : IAsyncLifetime
              "cascade":[{"tier":"small","keep":2},{"tier":"large","keep":1}]}
             """;
 
-        var response = await _app.CreateClient().PostAsync("/score", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await _mesh.App.CreateClient().PostAsync("/score", new StringContent(body, Encoding.UTF8, "application/json"));
 
         response.EnsureSuccessStatusCode();
         var reply = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Single(reply.GetProperty("items").EnumerateArray());
-        var bulk = Assert.Single(_sidecar.RequestsTo("POST", "/v1.0/state/precomputed/bulk"));
+        var bulk = Assert.Single(_mesh.Sidecar.RequestsTo("POST", "/v1.0/state/precomputed/bulk"));
         var keys = JsonDocument.Parse(bulk.Body).RootElement.GetProperty("keys").EnumerateArray().Select(k => k.GetString()).Order();
         Assert.Equal(["u1:a1", "u1:a2"], keys);
     }
@@ -70,10 +57,10 @@ public sealed class DaprModeTests : IAsyncLifetime
                      "trainedExamples":6000,"validationNe":0.93,"previousNe":0.95}}
             """;
 
-        var response = await _app.CreateClient().PostAsync("/events/model-published", new StringContent(cloudEvent, Encoding.UTF8, "application/cloudevents+json"));
+        var response = await _mesh.App.CreateClient().PostAsync("/events/model-published", new StringContent(cloudEvent, Encoding.UTF8, "application/cloudevents+json"));
 
         response.EnsureSuccessStatusCode();
         Assert.Equal("RETRY", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
-        Assert.Single(_sidecar.RequestsTo("GET", "/v1.0/state/models/ranker.v3"));
+        Assert.Single(_mesh.Sidecar.RequestsTo("GET", "/v1.0/state/models/ranker.v3"));
     }
 }

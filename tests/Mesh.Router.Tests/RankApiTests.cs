@@ -64,7 +64,7 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
         var body = (await response.Content.ReadFromJsonAsync<RankResponse>(MeshJson.Options))!;
         await WaitForImpressionsAsync(body.RequestId);
 
-        var served = _app.Published.Of<ImpressionsServed>().Single(e => e.RequestId == body.RequestId);
+        var served = _app.Published<ImpressionsServed>().Single(e => e.RequestId == body.RequestId);
         Assert.Equal(EmbeddingSource.Store, served.Embedding.Source);
         Assert.Equal([1f, 2f, 3f], served.Embedding.Vector);
         Assert.Equal(4, served.Embedding.ModelVersion);
@@ -145,7 +145,7 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
         await app.Broker.WaitForIdleAsync();
 
         Assert.Empty(app.Ranker.Requests);
-        Assert.Empty(app.Published.Of<ImpressionsServed>());
+        Assert.Empty(app.Published<ImpressionsServed>());
     }
 
     [Fact]
@@ -155,7 +155,7 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         await _app.Broker.WaitForIdleAsync();
-        var e = _app.Published.Of<UserActed>().Single(x => x.UserId == "u9");
+        var e = _app.Published<UserActed>().Single(x => x.UserId == "u9");
         Assert.Equal((UserActionKind.Engage, "i1", "c3"), (e.Kind, e.ItemId, e.Category));
         Assert.Equal(_app.Clock.GetUtcNow(), e.OccurredAt);
     }
@@ -178,7 +178,7 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         await _app.Broker.WaitForIdleAsync();
-        Assert.Contains(_app.Published.Of<FeedbackReceived>(), f => f.ImpressionId == "r1-0" && f.Kind == FeedbackKind.Click);
+        Assert.Contains(_app.Published<FeedbackReceived>(), f => f.ImpressionId == "r1-0" && f.Kind == FeedbackKind.Click);
     }
 
     [Fact]
@@ -219,6 +219,6 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
         // The publisher runs in the background; once it handed the event over, the broker's idle wait covers delivery.
         await _app.Services.GetRequiredService<Mesh.Router.Impressions.ImpressionQueue>().WhenPublishedAsync();
         await _app.Broker.WaitForIdleAsync();
-        Assert.Contains(_app.Published.Of<ImpressionsServed>(), e => e.RequestId == requestId);
+        Assert.Contains(_app.Published<ImpressionsServed>(), e => e.RequestId == requestId);
     }
 }

@@ -17,10 +17,12 @@ public sealed class RouterApp : WebApplicationFactory<RouterOptions>
 {
     public FakeTimeProvider Clock { get; } = TestClock.Create();
     public FakeRanker Ranker { get; } = new();
-    public Published Published { get; } = new();
 
     public EmbeddedBroker Broker => Services.GetRequiredService<EmbeddedBroker>();
     public IStateStore State => Services.GetRequiredService<IStateStore>();
+
+    /// <summary>What the router published to a recorded topic.</summary>
+    public IReadOnlyList<T> Published<T>() => Services.GetRequiredService<EventRecorder<T>>().All;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -30,10 +32,9 @@ public sealed class RouterApp : WebApplicationFactory<RouterOptions>
             services.AddSingleton<TimeProvider>(Clock);
             services.AddSingleton(Ranker);
             services.AddMethod<ScoreRequest, ScoreResponse, FakeRanker>(AppIds.Ranker, Methods.Score);
-            services.AddSingleton(Published);
-            services.AddSubscription<ImpressionsServed, Recorder<ImpressionsServed>>("observer", Topics.Impressions);
-            services.AddSubscription<UserActed, Recorder<UserActed>>("observer", Topics.UserEvents);
-            services.AddSubscription<FeedbackReceived, Recorder<FeedbackReceived>>("observer", Topics.Feedback);
+            services.AddSubscription<ImpressionsServed, EventRecorder<ImpressionsServed>>("observer", Topics.Impressions);
+            services.AddSubscription<UserActed, EventRecorder<UserActed>>("observer", Topics.UserEvents);
+            services.AddSubscription<FeedbackReceived, EventRecorder<FeedbackReceived>>("observer", Topics.Feedback);
         });
     }
 }
@@ -76,37 +77,5 @@ public sealed class FakeRanker : IMethodHandler<ScoreRequest, ScoreResponse>
             PrecomputedHits = 1,
             PrecomputedLookups = 4,
         });
-    }
-}
-
-/// <summary>Everything published to the recorded topics.</summary>
-public sealed class Published
-{
-    private readonly List<object> _events = [];
-
-    public IReadOnlyList<T> Of<T>()
-    {
-        lock (_events)
-        {
-            return [.. _events.OfType<T>()];
-        }
-    }
-
-    public void Add(object e)
-    {
-        lock (_events)
-        {
-            _events.Add(e);
-        }
-    }
-}
-
-public sealed class Recorder<T>(Published published) : IEventHandler<T>
-    where T : notnull
-{
-    public Task<DeliveryOutcome> HandleAsync(T data, EventContext context, CancellationToken cancellationToken)
-    {
-        published.Add(data);
-        return Task.FromResult(DeliveryOutcome.Success);
     }
 }

@@ -21,8 +21,7 @@ public sealed class StreamingTrainerTests
             o.CollectInterval = TimeSpan.FromDays(1); // the tests call CollectAsync themselves
         });
         b.AddTrainer();
-        b.Services.AddSingleton<PublishedModels>();
-        b.Services.AddSubscription<ModelPublished, PublishedModels>("observer", Topics.ModelPublished);
+        b.Services.AddSubscription<ModelPublished, EventRecorder<ModelPublished>>("observer", Topics.ModelPublished);
     });
 
     /// <summary>
@@ -75,7 +74,7 @@ public sealed class StreamingTrainerTests
 
         await FeedAsync(host, Window / 10, new Random(1));
 
-        Assert.Empty(host.Services.GetRequiredService<PublishedModels>().All);
+        Assert.Empty(host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All);
         Assert.Equal(1, Stats(host).GetProperty("trainer").GetProperty("rejectedWindows").GetInt64());
     }
 
@@ -86,7 +85,7 @@ public sealed class StreamingTrainerTests
 
         await FeedAsync(host, 6 * Window / 10, new Random(2));
 
-        var published = host.Services.GetRequiredService<PublishedModels>().All;
+        var published = host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All;
         Assert.NotEmpty(published);
         Assert.Equal(Enumerable.Range(1, published.Count).Select(v => (long)v), published.Select(p => p.Version));
         Assert.All(published, p => Assert.True(p.ValidationNe <= p.PreviousNe, $"v{p.Version}: {p.ValidationNe} > {p.PreviousNe}"));
@@ -120,7 +119,7 @@ public sealed class StreamingTrainerTests
     {
         await using var host = await StartAsync();
         await FeedAsync(host, 4 * Window / 10, new Random(4));
-        var last = host.Services.GetRequiredService<PublishedModels>().All[^1].Version;
+        var last = host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All[^1].Version;
 
         await using var restarted = await EmbeddedHost.StartAsync(b =>
         {
@@ -129,31 +128,5 @@ public sealed class StreamingTrainerTests
         });
 
         Assert.Equal(last, restarted.Services.GetRequiredService<StreamingTrainer>().PublishedVersion);
-    }
-
-    public sealed class PublishedModels : IEventHandler<ModelPublished>
-    {
-        private readonly List<ModelPublished> _all = [];
-
-        public IReadOnlyList<ModelPublished> All
-        {
-            get
-            {
-                lock (_all)
-                {
-                    return [.. _all];
-                }
-            }
-        }
-
-        public Task<DeliveryOutcome> HandleAsync(ModelPublished data, EventContext context, CancellationToken cancellationToken)
-        {
-            lock (_all)
-            {
-                _all.Add(data);
-            }
-
-            return Task.FromResult(DeliveryOutcome.Success);
-        }
     }
 }

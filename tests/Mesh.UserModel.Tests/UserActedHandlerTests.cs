@@ -15,8 +15,7 @@ public sealed class UserActedHandlerTests
     {
         more?.Invoke(b.Services);
         b.AddUserModel();
-        b.Services.AddSingleton<EmbeddingsSeen>();
-        b.Services.AddSubscription<UserEmbeddingUpdated, EmbeddingsSeen>(Observer, Topics.UserEmbeddings);
+        b.Services.AddSubscription<UserEmbeddingUpdated, EventRecorder<UserEmbeddingUpdated>>(Observer, Topics.UserEmbeddings);
     }, o => o.MaxAttempts = maxAttempts);
 
     private static UserActed Event(string id, string category, DateTimeOffset at, string user = "u1") => new()
@@ -42,7 +41,7 @@ public sealed class UserActedHandlerTests
         Assert.NotNull(stored);
         Assert.Equal(UserEmbeddingModel.Version, stored.Value.ModelVersion);
         Assert.Equal(ItemVectors.ForCategory("c1"), stored.Value.Vector);
-        var published = Assert.Single(host.Services.GetRequiredService<EmbeddingsSeen>().All);
+        var published = Assert.Single(host.Services.GetRequiredService<EventRecorder<UserEmbeddingUpdated>>().All);
         Assert.Equal(stored.Value.Vector, published.Embedding.Vector);
     }
 
@@ -56,7 +55,7 @@ public sealed class UserActedHandlerTests
         await host.Publisher.PublishAsync(Topics.UserEvents, e); // same event, new delivery
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Single(host.Services.GetRequiredService<EmbeddingsSeen>().All);
+        Assert.Single(host.Services.GetRequiredService<EventRecorder<UserEmbeddingUpdated>>().All);
         var log = await host.State.GetAsync<ActivityLog>(Components.ActivityStore, "u1");
         Assert.Single(log!.Value.Events);
     }
@@ -93,7 +92,7 @@ public sealed class UserActedHandlerTests
         await host.Publisher.PublishAsync(Topics.UserEvents, Event("e1", "c1", host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Single(host.Services.GetRequiredService<EmbeddingsSeen>().All);
+        Assert.Single(host.Services.GetRequiredService<EventRecorder<UserEmbeddingUpdated>>().All);
         Assert.Equal(1, host.Metrics.For(AppIds.UserModel, Topics.UserEvents).Delivered);
     }
 
@@ -108,7 +107,7 @@ public sealed class UserActedHandlerTests
         var counters = host.Metrics.For(AppIds.UserModel, Topics.UserEvents);
         Assert.Equal(3, counters.Retried);
         Assert.Equal(1, counters.DeadLettered);
-        Assert.Empty(host.Services.GetRequiredService<EmbeddingsSeen>().All);
+        Assert.Empty(host.Services.GetRequiredService<EventRecorder<UserEmbeddingUpdated>>().All);
     }
 
     [Fact]
@@ -121,32 +120,6 @@ public sealed class UserActedHandlerTests
         host.Clock.Advance(TimeSpan.FromDays(7));
 
         Assert.Null(await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"));
-    }
-
-    public sealed class EmbeddingsSeen : IEventHandler<UserEmbeddingUpdated>
-    {
-        private readonly List<UserEmbeddingUpdated> _all = [];
-
-        public IReadOnlyList<UserEmbeddingUpdated> All
-        {
-            get
-            {
-                lock (_all)
-                {
-                    return [.. _all];
-                }
-            }
-        }
-
-        public Task<DeliveryOutcome> HandleAsync(UserEmbeddingUpdated data, EventContext context, CancellationToken cancellationToken)
-        {
-            lock (_all)
-            {
-                _all.Add(data);
-            }
-
-            return Task.FromResult(DeliveryOutcome.Success);
-        }
     }
 
     /// <summary>Makes the first <paramref name="conflicts"/> conditional saves of the activity store fail as if another writer won.</summary>

@@ -119,48 +119,50 @@ public static class RankApi
         });
     }
 
-    public static async Task<Results<Accepted, ValidationProblem>> UserEventAsync(
-        HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken)
-    {
-        var (request, errors) = await JsonBody.ReadAsync<UserEventRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
-        errors ??= RankRequestValidation.Validate(request!);
-        if (errors is not null)
-        {
-            return TypedResults.ValidationProblem(errors, title: "The user event is invalid.");
-        }
-
-        // Accepted means published: the pub/sub holds it from here on.
-        await publisher.PublishAsync(Topics.UserEvents, new UserActed
+    public static Task<Results<Accepted, ValidationProblem>> UserEventAsync(
+        HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken) =>
+        AcceptAsync<UserEventRequest, UserActed>(http, publisher, options, Topics.UserEvents, "The user event is invalid.", RankRequestValidation.Validate, r => new UserActed
         {
             EventId = Guid.NewGuid().ToString("N"),
-            UserId = request!.UserId!,
-            Kind = request.Kind,
-            ItemId = request.ItemId!,
-            Category = request.Category ?? "",
-            OccurredAt = request.OccurredAt ?? clock.GetUtcNow(),
+            UserId = r.UserId!,
+            Kind = r.Kind,
+            ItemId = r.ItemId!,
+            Category = r.Category ?? "",
+            OccurredAt = r.OccurredAt ?? clock.GetUtcNow(),
         }, cancellationToken);
-        return TypedResults.Accepted((string?)null);
-    }
 
-    public static async Task<Results<Accepted, ValidationProblem>> FeedbackAsync(
-        HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken)
-    {
-        var (request, errors) = await JsonBody.ReadAsync<FeedbackRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
-        errors ??= RankRequestValidation.Validate(request!);
-        if (errors is not null)
-        {
-            return TypedResults.ValidationProblem(errors, title: "The feedback is invalid.");
-        }
-
-        await publisher.PublishAsync(Topics.Feedback, new FeedbackReceived
+    public static Task<Results<Accepted, ValidationProblem>> FeedbackAsync(
+        HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken) =>
+        AcceptAsync<FeedbackRequest, FeedbackReceived>(http, publisher, options, Topics.Feedback, "The feedback is invalid.", RankRequestValidation.Validate, r => new FeedbackReceived
         {
             FeedbackId = Guid.NewGuid().ToString("N"),
-            ImpressionId = request!.ImpressionId!,
-            UserId = request.UserId!,
-            AdId = request.AdId!,
-            Kind = request.Kind,
-            OccurredAt = request.OccurredAt ?? clock.GetUtcNow(),
+            ImpressionId = r.ImpressionId!,
+            UserId = r.UserId!,
+            AdId = r.AdId!,
+            Kind = r.Kind,
+            OccurredAt = r.OccurredAt ?? clock.GetUtcNow(),
         }, cancellationToken);
+
+    /// <summary>Reads and validates an ingestion request and publishes its event; 202 means the pub/sub holds it.</summary>
+    private static async Task<Results<Accepted, ValidationProblem>> AcceptAsync<TRequest, TEvent>(
+        HttpRequest http,
+        IEventPublisher publisher,
+        IOptions<RouterOptions> options,
+        string topic,
+        string invalidTitle,
+        Func<TRequest, Dictionary<string, string[]>?> validate,
+        Func<TRequest, TEvent> toEvent,
+        CancellationToken cancellationToken)
+        where TRequest : class
+    {
+        var (request, errors) = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        errors ??= validate(request!);
+        if (errors is not null)
+        {
+            return TypedResults.ValidationProblem(errors, title: invalidTitle);
+        }
+
+        await publisher.PublishAsync(topic, toEvent(request!), cancellationToken);
         return TypedResults.Accepted((string?)null);
     }
 }
