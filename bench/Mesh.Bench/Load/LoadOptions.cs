@@ -1,0 +1,124 @@
+using System.Globalization;
+using Mesh.Contracts;
+
+namespace Mesh.Bench.Load;
+
+/// <summary>Settings of the load benchmark, from <c>--name value</c> or <c>--name=value</c> arguments.</summary>
+public sealed record LoadOptions
+{
+    public const string Help = """
+        load options:
+          --duration <s>        measured seconds per endpoint and candidate count (default 10, 1 to 120)
+          --warmup <s>          unmeasured seconds before each measurement (default 3, 0 to 60)
+          --concurrency <n>     concurrent connections (default 8, 1 to 256)
+          --candidates <list>   candidate counts, comma-separated (default 100,500; each 1 to 1000)
+          --seed <n>            seed of the request pool (default 42)
+          --host <path>         Mesh.Standalone.dll to start (default: the Release build under services/standalone)
+        """;
+
+    /// <summary>Measured time per endpoint and candidate count. Default 10 s.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Unmeasured time before each measurement: JIT tiering, connection setup, the ranker's first model. Default 3 s.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Concurrent keep-alive connections, each with one request in flight (closed loop). Default 8.</summary>
+    public int Concurrency { get; init; } = 8;
+
+    /// <summary>Candidates per request, one measurement each. Default 100 and 500.</summary>
+    public IReadOnlyList<int> Candidates { get; init; } = [100, 500];
+
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Path of Mesh.Standalone.dll; null: found from the repository root.</summary>
+    public string? HostPath { get; init; }
+
+    /// <summary>Parses <paramref name="args"/>; returns null and an error message when they are wrong.</summary>
+    public static (LoadOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
+    {
+        var options = new LoadOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                return (null, $"unexpected argument '{arg}'");
+            }
+
+            string name, value;
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                name = arg[2..equals];
+                value = arg[(equals + 1)..];
+            }
+            else if (i + 1 < args.Count)
+            {
+                name = arg[2..];
+                value = args[++i];
+            }
+            else
+            {
+                return (null, $"option '{arg}' needs a value");
+            }
+
+            switch (name)
+            {
+                case "duration" when TryParseSeconds(value, 1, 120, out var seconds):
+                    options = options with { Duration = seconds };
+                    break;
+                case "warmup" when TryParseSeconds(value, 0, 60, out var seconds):
+                    options = options with { Warmup = seconds };
+                    break;
+                case "concurrency" when TryParseInt(value, 1, 256, out var concurrency):
+                    options = options with { Concurrency = concurrency };
+                    break;
+                case "candidates" when TryParseList(value, out var candidates):
+                    options = options with { Candidates = candidates };
+                    break;
+                case "seed" when TryParseInt(value, 0, int.MaxValue, out var seed):
+                    options = options with { Seed = seed };
+                    break;
+                case "host":
+                    options = options with { HostPath = value };
+                    break;
+                default:
+                    return (null, $"unknown option or bad value: --{name} {value}");
+            }
+        }
+
+        return (options, null);
+    }
+
+    private static bool TryParseSeconds(string value, double min, double max, out TimeSpan result)
+    {
+        var text = value.EndsWith('s') ? value[..^1] : value;
+        var ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= min && seconds <= max;
+        result = ok ? TimeSpan.FromSeconds(seconds) : default;
+        return ok;
+    }
+
+    private static bool TryParseInt(string value, int min, int max, out int result) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result) && result >= min && result <= max;
+
+    private static bool TryParseList(string value, out IReadOnlyList<int> result)
+    {
+        var counts = new List<int>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!TryParseInt(part, 1, RankRequest.MaxCandidates, out var count))
+            {
+                result = [];
+                return false;
+            }
+
+            if (!counts.Contains(count))
+            {
+                counts.Add(count);
+            }
+        }
+
+        result = counts;
+        return counts.Count > 0;
+    }
+}

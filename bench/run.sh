@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the standalone host and the benchmark tool in Release, then runs one benchmark.
+# Usage: bench/run.sh <benchmark> [options]     e.g. bench/run.sh load --duration 10 --concurrency 8
+set -euo pipefail
+
+usage() {
+    echo "usage: bench/run.sh <benchmark> [options]"
+    echo "  load   POST /v1/rank on the standalone host against the bare-rank baseline (see bench/README.md)"
+    echo "run 'bench/run.sh help' for every option"
+}
+
+if [[ $# -eq 0 ]]; then
+    usage >&2
+    exit 2
+fi
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# Quiet on success; the full log on failure. Two invocations: dotnet build takes one project at a time.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+for project in services/standalone bench/Mesh.Bench; do
+    if ! dotnet build -c Release "$project" -nologo -v q >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "bench/run.sh: building $project failed" >&2
+        exit 1
+    fi
+done
+
+dotnet bench/Mesh.Bench/bin/Release/net10.0/Mesh.Bench.dll "$@"
