@@ -4,6 +4,14 @@ namespace Mesh.Dapr;
 public interface IEventPublisher
 {
     Task PublishAsync<T>(string topic, T data, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Publishes each of <paramref name="events"/> as its own event, in one call where the runtime can (Dapr's bulk
+    /// publish). Entries succeed or fail independently: when some fail this throws <see cref="BulkPublishException"/>
+    /// naming them, and the others are published. By default the events are published one by one.
+    /// </summary>
+    Task PublishManyAsync<T>(string topic, IReadOnlyList<T> events, CancellationToken cancellationToken = default) =>
+        BulkPublishing.OneByOneAsync(this, topic, events, cancellationToken);
 }
 
 /// <summary>Handles the events of one topic. Declared with <c>AddSubscription</c>; the runtime decides how they arrive.</summary>

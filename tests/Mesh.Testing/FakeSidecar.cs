@@ -11,7 +11,7 @@ namespace Mesh.Testing;
 /// <summary>
 /// A stand-in for daprd on a real loopback port (Kestrel on 127.0.0.1, port 0). It records every request and answers
 /// with the responses scripted for its route by <see cref="On"/>, or else with daprd's success answer (204 for state
-/// writes, publish, health and a missing key; 200 for bulk get and invoke; 404 off the API).
+/// writes, publish and bulk publish, health and a missing key; 200 for bulk get and invoke; 404 off the API).
 /// </summary>
 public sealed class FakeSidecar : IAsyncDisposable
 {
@@ -110,6 +110,11 @@ public sealed class FakeSidecar : IAsyncDisposable
 
     private static FakeResponse DefaultFor(RecordedRequest request)
     {
+        if (request.Path.StartsWith("/v1.0-alpha1/publish/bulk/", StringComparison.Ordinal))
+        {
+            return FakeResponse.Empty();
+        }
+
         if (!request.Path.StartsWith("/v1.0/", StringComparison.Ordinal))
         {
             return FakeResponse.Empty(StatusCodes.Status404NotFound);

@@ -11,7 +11,7 @@ namespace Mesh.Dapr.Sidecar;
 
 /// <summary>
 /// What daprd calls on the app (protocol §2): <c>GET /dapr/subscribe</c>, one <c>POST /events/{topic}</c> per
-/// <see cref="SubscriptionDescriptor"/> and one <c>POST /{method}</c> per <see cref="MethodDescriptor"/>. When
+/// <see cref="SubscriptionDescriptor"/> (single CloudEvents, or batches when it opted into bulk) and one <c>POST /{method}</c> per <see cref="MethodDescriptor"/>. When
 /// <see cref="DaprSidecarOptions.AppApiToken"/> is set each of them requires it in <c>dapr-api-token</c>.
 /// </summary>
 public sealed class DaprAppEndpoints(
@@ -36,11 +36,8 @@ public sealed class DaprAppEndpoints(
 
     public void Map(IEndpointRouteBuilder endpoints)
     {
-        var duplicate = _subscriptions.GroupBy(s => s.Topic, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw new InvalidOperationException($"Topic '{duplicate.Key}' is subscribed more than once; one app gets one route per topic.");
-        }
+        var subscribe = new SubscribeDocument(_subscriptions, _pubSubName);
+        var bulk = new BulkEventDelivery(_delivery, _metrics, _logger);
 
         // Health probes are mapped outside this group: daprd sends no token on them (§1.1, §2.6).
         var callbacks = endpoints.MapGroup(string.Empty);
@@ -49,11 +46,14 @@ public sealed class DaprAppEndpoints(
             callbacks.AddEndpointFilter(new AppTokenFilter(_appApiToken));
         }
 
-        var subscribe = SubscribeResponse();
-        callbacks.MapGet("dapr/subscribe", () => TypedResults.Json(subscribe, MeshJson.Options));
+        callbacks.MapGet("dapr/subscribe", () => TypedResults.Json(subscribe.Entries, MeshJson.Options));
         foreach (var subscription in _subscriptions)
         {
-            callbacks.MapPost(subscription.Route, (HttpRequest request, CancellationToken cancellationToken) => DeliverAsync(request, subscription, cancellationToken));
+            // With bulkSubscribe on, daprd posts batches as application/json (§2.5); a CloudEvent is still one event.
+            var isBulk = subscribe.IsBulk(subscription.Topic);
+            callbacks.MapPost(subscription.Route, (HttpRequest request, CancellationToken cancellationToken) => isBulk && BulkEventDelivery.IsBulk(request)
+                ? bulk.DeliverAsync(request, subscription, cancellationToken)
+                : DeliverAsync(request, subscription, cancellationToken));
         }
 
         foreach (var method in _methods)
@@ -61,22 +61,6 @@ public sealed class DaprAppEndpoints(
             callbacks.MapPost(method.Method, (HttpContext http, CancellationToken cancellationToken) => InvokeAsync(http, method, cancellationToken));
         }
     }
-
-    // The shape Dapr.AspNetCore writes (§3): camelCase, no nulls, no leading slash, sorted by (pubsubName, topic);
-    // metadata values must be strings or daprd drops every subscription (§2.2).
-    private SubscribeEntry[] SubscribeResponse() =>
-    [
-        .. _subscriptions
-            .Select(s => new SubscribeEntry(
-                _pubSubName,
-                s.Topic,
-                s.Route,
-                // A dead letter is never dead-lettered again: daprd would republish a dropped one to the same topic.
-                s.Topic == s.DeadLetterTopic ? null : s.DeadLetterTopic,
-                Metadata: null))
-            .OrderBy(e => e.PubsubName, StringComparer.Ordinal)
-            .ThenBy(e => e.Topic, StringComparer.Ordinal),
-    ];
 
     private async Task<IResult> DeliverAsync(HttpRequest request, SubscriptionDescriptor subscription, CancellationToken cancellationToken)
     {
@@ -165,8 +149,6 @@ public sealed class DaprAppEndpoints(
         await request.Body.CopyToAsync(buffer, cancellationToken);
         return buffer.ToArray();
     }
-
-    private sealed record SubscribeEntry(string PubsubName, string Topic, string Route, string? DeadLetterTopic, IReadOnlyDictionary<string, string>? Metadata);
 
     private sealed record DeliveryReply(string Status);
 

@@ -14,7 +14,7 @@ namespace Mesh.Dapr.Sidecar;
 /// The building-block ports over daprd's HTTP API (protocol reference §1). A typed <see cref="HttpClient"/> whose
 /// base address and <c>dapr-api-token</c> header are set once from <see cref="DaprSidecarOptions"/> at registration.
 /// </summary>
-public sealed class DaprSidecarClient(
+public sealed partial class DaprSidecarClient(
     HttpClient http,
     IOptions<MeshRuntimeOptions> runtime,
     IOptions<DaprSidecarOptions> sidecar,
