@@ -8,7 +8,7 @@ public class BenchOutputTests
     [InlineData(12.3456, "12.35")]
     [InlineData(0.12345, "0.123")]
     [InlineData(double.NaN, "nan")]
-    public void Format_Magnitude_KeepsFourSignificantDigitsAtMost(double value, string expected) =>
+    public void Format_Magnitude_FewerDecimalsForLargerValues(double value, string expected) =>
         Assert.Equal(expected, BenchOutput.Format(value));
 
     [Fact]

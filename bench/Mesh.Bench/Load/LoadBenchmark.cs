@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Mesh.Contracts;
@@ -112,10 +113,19 @@ public static class LoadBenchmark
                     await LoadRunner.RunAsync(client, path, pool, options.Concurrency, options.Warmup, record: false, stop.Token);
                 }
 
-                var cpu = host.CpuTime;
+                var (started, machine, own, cpu) = (Stopwatch.GetTimestamp(), MachineCpu.Busy(), Environment.CpuUsage.TotalTime, host.CpuTime);
                 var result = await LoadRunner.RunAsync(client, path, pool, options.Concurrency, options.Duration, record: true, stop.Token);
+                var measured = host.CpuTime;
                 var settle = await host.SettleAsync(IdleCores, SettleTimeout, stop.Token);
-                results.Add(result with { HostCpu = host.CpuTime - cpu, Settle = settle });
+                var hostCpu = host.CpuTime - cpu;
+                var other = MachineCpu.Busy() - machine - (Environment.CpuUsage.TotalTime - own) - hostCpu;
+                results.Add(result with
+                {
+                    HostCpu = hostCpu,
+                    HostCpuTrailing = hostCpu - (measured - cpu),
+                    OtherCores = other / Stopwatch.GetElapsedTime(started),
+                    Settle = settle,
+                });
                 if (host.HasExited)
                 {
                     await Console.Error.WriteLineAsync("error: the standalone host exited during the run.");
@@ -124,7 +134,6 @@ public static class LoadBenchmark
                 }
             }
 
-            BenchOutput.WriteLoad(output, "load at the end: ");
             WriteTable(output, results);
             WriteFigures(output, results, options.Candidates);
             if (host.OutputLines > 0)
@@ -179,11 +188,15 @@ public static class LoadBenchmark
                 $"precomputed hits {r.MeanPrecomputedHits:F1}/reply; model v{r.ModelVersions.Min}..v{r.ModelVersions.Max}"));
         }
 
+        output.WriteLine("after the last request of each phase:");
         foreach (var r in results)
         {
-            output.WriteLine(r.Settle is { } settle
-                ? string.Create(CultureInfo.InvariantCulture, $"host went quiet {settle.TotalSeconds:F1} s after {r.Endpoint} with {r.Candidates} candidates")
-                : $"host still busy {SettleTimeout.TotalSeconds:F0} s after {r.Endpoint} with {r.Candidates} candidates: its trailing work spills into the next phase");
+            var settled = r.Settle is { } settle
+                ? string.Create(CultureInfo.InvariantCulture, $"host quiet after {settle.TotalSeconds:F1} s")
+                : $"host still busy after {SettleTimeout.TotalSeconds:F0} s (its trailing work spills into the next phase)";
+            var other = r.OtherCores is { } cores ? string.Create(CultureInfo.InvariantCulture, $"; other processes busy {cores:F2} cores") : "";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {r.Endpoint,-17}{r.Candidates,5}: {settled}, {100 * r.HostCpuTrailing / r.HostCpu:F0}% of its CPU came after the last request{other}"));
         }
 
         foreach (var r in results.Where(r => r.FirstError is not null))
@@ -208,6 +221,7 @@ public static class LoadBenchmark
                 BenchOutput.WriteFigure(output, $"{name}_{candidates}_p99_ms", r.PercentileMs(99), "ms");
                 BenchOutput.WriteFigure(output, $"{name}_{candidates}_errors", r.Errors, "count");
                 BenchOutput.WriteFigure(output, $"{name}_{candidates}_host_cpu_ms_per_req", r.HostCpuMsPerRequest, "ms");
+                BenchOutput.WriteFigure(output, $"{name}_{candidates}_other_cores", r.OtherCores ?? double.NaN, "cores");
             }
 
             BenchOutput.WriteFigure(output, $"rank_{candidates}_rps_vs_bare", rank.RequestsPerSecond / bare.RequestsPerSecond, "ratio");

@@ -37,6 +37,15 @@ public sealed record PhaseResult
     /// </summary>
     public TimeSpan HostCpu { get; init; }
 
+    /// <summary>The part of <see cref="HostCpu"/> spent after the last measured request, while the host settled.</summary>
+    public TimeSpan HostCpuTrailing { get; init; }
+
+    /// <summary>
+    /// Cores other processes kept busy on average from the start of the measurement until the host settled; null
+    /// where the machine's CPU time cannot be read. Near zero means the figure was measured on a quiet machine.
+    /// </summary>
+    public double? OtherCores { get; init; }
+
     /// <summary>How long the host took to go quiet after the measurement; null when it had not within the limit.</summary>
     public TimeSpan? Settle { get; init; }
 
