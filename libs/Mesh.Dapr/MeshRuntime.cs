@@ -33,6 +33,13 @@ public static class MeshRuntime
         services.TryAddSingleton<EventDelivery>();
         services.AddHealthChecks();
 
+        // HTTP bodies use the same JSON as events and state: enums as camelCase strings, nulls left out.
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DefaultIgnoreCondition = MeshJson.Options.DefaultIgnoreCondition;
+            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+        });
+
         if (kind == MeshRuntimeKind.Embedded)
         {
             AddEmbedded(services);

@@ -63,7 +63,7 @@ public sealed class RouterMetrics : IStatsContributor
             stats["p50Ms"] = Percentile(window, 0.50);
             stats["p99Ms"] = Percentile(window, 0.99);
             stats["embeddingCacheHitRate"] = Rate(_embeddingSources[(int)EmbeddingSource.DirectCache], lookups);
-            stats["embeddingSources"] = Enum.GetValues<EmbeddingSource>().ToDictionary(s => s.ToString(), s => _embeddingSources[(int)s]);
+            stats["embeddingSources"] = Enum.GetValues<EmbeddingSource>().ToDictionary(s => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(s.ToString()), s => _embeddingSources[(int)s]);
             stats["precomputeHitRate"] = Rate(_precomputedHits, _precomputedLookups);
             stats["modelVersion"] = _modelVersion;
             stats["tiers"] = new Dictionary<string, long> { [Tiers.Small] = _small, [Tiers.Large] = _large };

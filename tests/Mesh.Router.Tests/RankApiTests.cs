@@ -50,6 +50,16 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
     }
 
     [Fact]
+    public async Task Rank_Reply_EnumsAreCamelCaseStringsAndNullsOmitted()
+    {
+        var response = await _client.PostAsJsonAsync("/v1/rank", new RankRequest { UserId = "nobody", Candidates = [new Candidate { AdId = "a" }] }, MeshJson.Options);
+
+        var json = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\"source\":\"default\"", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("null", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rank_Served_PublishesImpressionsWithServedInputs()
     {
         await _app.State.SaveAsync(Components.EmbeddingStore, "u-known", new UserEmbedding { Vector = [1, 2, 3], ModelVersion = 4, ComputedAt = _app.Clock.GetUtcNow() });
