@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Mesh.Dapr.Actors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -14,12 +15,12 @@ namespace Mesh.Dapr.Sidecar;
 /// The building-block ports over daprd's HTTP API (protocol reference §1). A typed <see cref="HttpClient"/> whose
 /// base address and <c>dapr-api-token</c> header are set once from <see cref="DaprSidecarOptions"/> at registration.
 /// </summary>
-public sealed class DaprSidecarClient(
+public sealed partial class DaprSidecarClient(
     HttpClient http,
     IOptions<MeshRuntimeOptions> runtime,
     IOptions<DaprSidecarOptions> sidecar,
     DeliveryMetrics metrics,
-    TimeProvider clock) : IStateStore, IEventPublisher, IServiceInvoker
+    TimeProvider clock) : IStateStore, IEventPublisher, IServiceInvoker, IActorInvoker, IActorBackend
 {
     private const string JsonMediaType = "application/json";
     private const int MaxDetailLength = 1024;
