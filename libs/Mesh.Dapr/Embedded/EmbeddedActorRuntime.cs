@@ -98,7 +98,8 @@ public sealed class EmbeddedActorRuntime : IActorInvoker, IActorBackend, IHosted
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new ActorInvocationException(actorType, actorId, method, 500, e.Message, e);
+            // The same words a caller gets through Dapr, where the details stay in the host's log; here they ride along as the inner exception.
+            throw new ActorInvocationException(actorType, actorId, method, 500, $"Actor method '{method}' failed.", e);
         }
 
         try
