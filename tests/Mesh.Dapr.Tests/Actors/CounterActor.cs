@@ -18,6 +18,7 @@ public sealed class CounterActor(IActorContext context, ActorJournal journal, Ti
             .Add<long, long>("fail", (a, amount, ct) => a.FailAsync(amount, ct))
             .Add<string, bool>("hold", (a, _, ct) => a.HoldAsync(ct))
             .Add<SetRequest, bool>("set", (a, request, _) => a.SetAsync(request))
+            .Add<string, bool>("remove", (a, key, _) => a.RemoveAsync(key))
             .Add<string, CounterStats>("stats", (a, _, ct) => a.StatsAsync(ct))
             .Add<ReminderRequest, bool>("remind", (a, request, ct) => a.RemindAsync(request, ct))
             .Add<string, bool>("forget", (a, name, ct) => a.ForgetAsync(name, ct)));
@@ -69,6 +70,12 @@ public sealed class CounterActor(IActorContext context, ActorJournal journal, Ti
     private Task<bool> SetAsync(SetRequest request)
     {
         context.State.Set(request.Key, request.Value, request.TimeToLive);
+        return Task.FromResult(true);
+    }
+
+    private Task<bool> RemoveAsync(string key)
+    {
+        context.State.Remove(key);
         return Task.FromResult(true);
     }
 
