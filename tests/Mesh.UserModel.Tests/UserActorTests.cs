@@ -154,7 +154,7 @@ public sealed class UserActorTests
     public async Task Activity_UserQuietForTtl_ExpireReminderDropsTheLog()
     {
         await using var host = await StartAsync();
-        var actors = host.Services.GetRequiredService<EmbeddedActorRuntime>();
+        var actors = host.Actors;
         await host.Publisher.PublishAsync(Topics.UserEvents, Event("e1", "c1", host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
         Assert.Equal(1, actors.Reminders);
@@ -183,12 +183,12 @@ public sealed class UserActorTests
     private static async Task AdvanceAsync(EmbeddedHost host, TimeSpan by)
     {
         host.Clock.Advance(by);
-        await host.Services.GetRequiredService<EmbeddedActorRuntime>().WaitForIdleAsync();
+        await host.Actors.WaitForIdleAsync();
     }
 
     private static async Task<ActivityLog?> ActivityAsync(EmbeddedHost host, string user = "u1")
     {
-        var key = host.Services.GetRequiredService<EmbeddedActorRuntime>().StateKey(ActorTypes.User, user, UserActor.ActivityKey);
+        var key = host.Actors.StateKey(ActorTypes.User, user, UserActor.ActivityKey);
         Assert.Equal($"user-model||user||{user}||activity", key);
         return (await host.State.GetAsync<ActivityLog>(Components.ActivityStore, key))?.Value;
     }

@@ -159,13 +159,19 @@ public sealed class EmbeddedActorRuntime : IActorInvoker, IActorBackend, IHosted
     public async ValueTask DisposeAsync()
     {
         _scanTimer?.Dispose();
-        if (!_stopping.IsCancellationRequested)
+        lock (_remindersLock)
         {
-            await _stopping.CancelAsync();
+            _stopped = true;
+            foreach (var reminder in _reminders.Values)
+            {
+                reminder.Timer?.Dispose();
+            }
         }
 
-        _stopping.Dispose();
-        _reminderWrites.Dispose();
+        // The token source and the semaphore are cancelled but not disposed: under WebApplicationFactory the host can be
+        // disposed (by WebApplication.Run's own shutdown path) while another StopAsync still runs and uses them, and
+        // neither holds anything that needs freeing (no wait handle was asked for).
+        await _stopping.CancelAsync();
     }
 
     async Task<byte[]?> IActorBackend.GetStateAsync(string actorType, string actorId, string key, CancellationToken cancellationToken)

@@ -61,7 +61,7 @@ public sealed class EmbeddedActorFixture : IActorRuntimeFixture
     public FakeTimeProvider Clock => _host.Clock;
     public IActorInvoker Actors => _host.Services.GetRequiredService<IActorInvoker>();
     public ActorJournal Journal => _host.Services.GetRequiredService<ActorJournal>();
-    public EmbeddedActorRuntime Runtime => _host.Services.GetRequiredService<EmbeddedActorRuntime>();
+    public EmbeddedActorRuntime Runtime => _host.Actors;
     public int UnknownMethodStatus => 404;
     public int ReminderCount => Runtime.Reminders;
 
