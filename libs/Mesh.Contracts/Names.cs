@@ -56,6 +56,13 @@ public static class Components
     public static readonly IReadOnlyList<string> StateStores = [EmbeddingStore, ActivityStore, PrecomputedStore, ModelStore];
 }
 
+/// <summary>Actor types, with the service that hosts each.</summary>
+public static class ActorTypes
+{
+    /// <summary>user-model: one actor per user id, owning the user's recent activity and embedding refresh.</summary>
+    public const string User = "user";
+}
+
 /// <summary>Methods a service serves through service invocation.</summary>
 public static class Methods
 {

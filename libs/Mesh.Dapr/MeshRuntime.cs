@@ -1,3 +1,4 @@
+using Mesh.Dapr.Actors;
 using Mesh.Dapr.Embedded;
 using Mesh.Dapr.Sidecar;
 using Microsoft.AspNetCore.Builder;
@@ -7,6 +8,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.Dapr;
 
@@ -31,6 +34,8 @@ public static class MeshRuntime
         services.TryAddSingleton<DeliveryMetrics>();
         services.TryAddSingleton<ProcessedEventsRegistry>();
         services.TryAddSingleton<EventDelivery>();
+        services.AddValidatedOptions<ActorRuntimeOptions>();
+        services.TryAddSingleton<ActorManager>();
         services.AddHealthChecks();
 
         // HTTP bodies use the same JSON as events and state: enums as camelCase strings, nulls left out.
@@ -52,7 +57,7 @@ public static class MeshRuntime
         return builder;
     }
 
-    /// <summary>Maps the health probes and whatever the runtime serves (Dapr: <c>/dapr/subscribe</c>, event routes, methods).</summary>
+    /// <summary>Maps the health probes and whatever the runtime serves (Dapr: <c>/dapr/subscribe</c>, event routes, methods, actor callbacks).</summary>
     public static IEndpointRouteBuilder MapMeshRuntime(this IEndpointRouteBuilder endpoints)
     {
         // Readiness and liveness; daprd's app health check uses /healthz and sends no token.
@@ -95,9 +100,21 @@ public static class MeshRuntime
         services.TryAddSingleton<EmbeddedBroker>();
         services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<EmbeddedBroker>());
         services.TryAddSingleton<IServiceInvoker, EmbeddedInvoker>();
+        services.TryAddSingleton(sp => new EmbeddedActorRuntime(
+            sp.GetRequiredService<ActorManager>(),
+            sp.GetRequiredService<IStateStore>(),
+            sp.GetRequiredService<EmbeddedStateStore>(),
+            sp.GetRequiredService<IOptions<ActorRuntimeOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<EmbeddedActorRuntime>>()));
+        services.TryAddSingleton<IActorInvoker>(sp => sp.GetRequiredService<EmbeddedActorRuntime>());
+        services.TryAddSingleton<IActorBackend>(sp => sp.GetRequiredService<EmbeddedActorRuntime>());
 
-        // Order matters at shutdown (reverse of start): the broker drains before the last state snapshot is taken.
+        // Order matters at shutdown (reverse of start): the broker drains first, since its handlers call actors; then
+        // the actors deactivate, saving their state; then the last state snapshot is taken. At start, snapshots load
+        // before the actors reschedule the reminders they hold.
         services.AddHostedService<StateSnapshots>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedActorRuntime>());
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
     }
 }

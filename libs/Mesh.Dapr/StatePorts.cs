@@ -62,6 +62,10 @@ public sealed record StateOperation
     public static StateOperation Upsert<T>(string key, T value, StateWriteOptions? options = null) =>
         new(StateOperationKind.Upsert, key, MeshJson.Serialize(value), options);
 
+    /// <summary>An upsert of a value that is JSON already (actor state, which is cached as JSON).</summary>
+    internal static StateOperation UpsertJson(string key, byte[] json, StateWriteOptions? options = null) =>
+        new(StateOperationKind.Upsert, key, json, options);
+
     public static StateOperation Delete(string key, string? etag = null) =>
         new(StateOperationKind.Delete, key, null, etag is null ? null : new StateWriteOptions { ETag = etag });
 }

@@ -6,7 +6,10 @@ namespace Mesh.UserModel;
 
 public static class Extensions
 {
-    /// <summary>Registers user-model: it consumes <c>user-events</c> and keeps each user's embedding fresh.</summary>
+    /// <summary>
+    /// Registers user-model: it consumes <c>user-events</c> and hands each event to the user's actor (type
+    /// <c>user</c>), which keeps the user's activity and embedding.
+    /// </summary>
     public static IHostApplicationBuilder AddUserModel(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -14,6 +17,7 @@ public static class Extensions
         services.AddSingleton<UserModelMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<UserModelMetrics>());
         services.AddSubscription<UserActed, UserActedHandler>(AppIds.UserModel, Topics.UserEvents);
+        UserActor.Register(services);
         return builder;
     }
 }

@@ -15,7 +15,11 @@ public sealed class UserModelOptions
     /// <summary>How long a stored embedding lives without a refresh. Default 7 days.</summary>
     public TimeSpan EmbeddingTimeToLive { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>ETag conflicts tolerated on one event before asking for a redelivery. Default 5.</summary>
-    [Range(1, 100)]
-    public int MaxConflictRetries { get; set; } = 5;
+    /// <summary>
+    /// A user's activity log is dropped once the user has been quiet this long: the user actor's <c>expire</c>
+    /// reminder checks every this long, so the log goes between one and two times this after the last event.
+    /// Default 7 days.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
+    public TimeSpan ActivityTimeToLive { get; set; } = TimeSpan.FromDays(7);
 }

@@ -19,6 +19,7 @@ public sealed class EmbeddedHost : IAsyncDisposable
     public FakeTimeProvider Clock { get; }
     public IServiceProvider Services => Host.Services;
     public EmbeddedBroker Broker => Services.GetRequiredService<EmbeddedBroker>();
+    public EmbeddedActorRuntime Actors => Services.GetRequiredService<EmbeddedActorRuntime>();
     public DeliveryMetrics Metrics => Services.GetRequiredService<DeliveryMetrics>();
     public IStateStore State => Services.GetRequiredService<IStateStore>();
     public IEventPublisher Publisher => Services.GetRequiredService<IEventPublisher>();

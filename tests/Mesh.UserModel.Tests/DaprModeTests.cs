@@ -1,123 +1,116 @@
-using System.Net.Http.Json;
+using System.Net;
 using System.Text;
 using System.Text.Json;
-using Mesh.Models;
+using Mesh.Contracts;
+using Mesh.Dapr;
 using Mesh.Testing;
+using Mesh.UserModel.Embeddings;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.UserModel.Tests;
 
-/// <summary>
-/// The real user-model app on the Dapr runtime, seen only through its <c>user-events</c> route and what it asks of daprd.
-/// Kept small on purpose: user-model's state handling is moving into an actor, which changes the requests below.
-/// </summary>
+/// <summary>The real user-model app on the Dapr runtime: daprd delivers an event, and the user actor runs behind a fake daprd.</summary>
 public sealed class DaprModeTests : IAsyncLifetime
 {
+    private readonly FakeTimeProvider _clock = TestClock.Create();
     private FakeSidecar _sidecar = null!;
+    private FakeActorHost _daprd = null!;
     private WebApplicationFactory<UserModelOptions> _app = null!;
+    private HttpClient _client = null!;
 
     public async Task InitializeAsync()
     {
         _sidecar = await FakeSidecar.StartAsync();
+        _daprd = _sidecar.EnableActors(_clock);
         _app = new WebApplicationFactory<UserModelOptions>().WithWebHostBuilder(b =>
         {
             b.UseSetting("MeshRuntime:Runtime", "Dapr");
             b.UseSetting("DaprSidecar:HttpEndpoint", _sidecar.Url.ToString().TrimEnd('/'));
-            b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(TestClock.Create()));
+            b.UseSetting("DaprSidecar:WaitForSidecar", "false");
+            b.ConfigureServices(services => services.AddSingleton<TimeProvider>(_clock));
         });
+        _client = _app.CreateClient();
+        await _daprd.ConnectAsync(_app.CreateClient());
     }
 
     public async Task DisposeAsync()
     {
+        _client.Dispose();
         await _app.DisposeAsync();
         await _sidecar.DisposeAsync();
     }
 
     [Fact]
-    public async Task UserEvent_NewUser_SavesLogFirstWriteThenEmbeddingWithTtlAndPublishesJson()
+    public void Config_DeclaresTheUserActor()
     {
-        var status = await PostUserEventAsync("e1", """{"schemaVersion":1,"eventId":"e1","userId":"u1","kind":"view","itemId":"i1","category":"c1","occurredAt":"2026-01-05T11:59:00Z"}""");
+        Assert.Equal([ActorTypes.User], _daprd.Entities);
+        Assert.Equal(TimeSpan.FromHours(1), _daprd.IdleTimeout);
+    }
 
-        Assert.Equal("SUCCESS", status);
+    [Fact]
+    public async Task UserEvent_ThroughTheUserActor_StoresPublishesAndKeepsTheLog()
+    {
+        var at = _clock.GetUtcNow();
+
+        Assert.Equal("""{"status":"SUCCESS"}""", await DeliverAsync("ce-1", UserActorTests.Event("e1", "c1", at)));
+
         Assert.Equal(
             [
-                "GET /v1.0/state/user-activity/u1",
-                "POST /v1.0/state/user-activity",
+                "POST /v1.0/actors/user/u1/method/record",
+                "GET /v1.0/actors/user/u1/state/activity",
+                "POST /v1.0/actors/user/u1/reminders/expire",
                 "POST /v1.0/state/embeddings",
                 "POST /v1.0/publish/pubsub/user-embeddings",
+                "POST /v1.0/actors/user/u1/state",
             ],
-            SidecarCalls());
+            _sidecar.Requests.Select(r => $"{r.Method} {r.Path}"));
+        var callback = Assert.Single(_daprd.AppCalls, c => c.Path == "/actors/user/u1/method/record");
+        Assert.Equal(("PUT", 200, """{"duplicate":false,"eventCount":1}"""), (callback.Method, callback.Status, callback.ResponseText));
+        Assert.Equal("""{"dueTime":"168h","period":"168h"}""", Assert.Single(_sidecar.RequestsTo("POST", "/v1.0/actors/user/u1/reminders/expire")).BodyText);
 
-        // No etag for a key that does not exist yet, so first-write makes a concurrent creator fail instead of overwrite.
+        var embedding = JsonDocument.Parse(Assert.Single(_sidecar.RequestsTo("POST", "/v1.0/state/embeddings")).Body).RootElement[0];
+        Assert.Equal(("u1", "604800"), (embedding.GetProperty("key").GetString(), embedding.GetProperty("metadata").GetProperty("ttlInSeconds").GetString()));
+
+        var log = JsonDocument.Parse(_daprd.StateOf(ActorTypes.User, "u1", UserActor.ActivityKey)!).RootElement;
+        Assert.Equal("e1", Assert.Single(log.GetProperty("events").EnumerateArray()).GetProperty("eventId").GetString());
+    }
+
+    [Fact]
+    public async Task UserEvent_RedeliveredUnderANewCloudEventId_RecordedOnceAndPublishedOnce()
+    {
+        var e = UserActorTests.Event("e1", "c1", _clock.GetUtcNow());
+
+        await DeliverAsync("ce-1", e);
+        Assert.Equal("""{"status":"SUCCESS"}""", await DeliverAsync("ce-2", e));
+
+        Assert.Single(_sidecar.RequestsTo("POST", "/v1.0/publish/pubsub/user-embeddings"));
+        Assert.Single(_sidecar.RequestsTo("POST", "/v1.0/actors/user/u1/state"));
         Assert.Equal(
-            """[{"key":"u1","value":{"events":[{"eventId":"e1","kind":"view","itemId":"i1","category":"c1","occurredAt":"2026-01-05T11:59:00+00:00"}]},"options":{"concurrency":"first-write"}}]""",
-            _sidecar.RequestsTo("POST", "/v1.0/state/user-activity")[0].BodyText);
-
-        var embedding = Assert.Single(JsonDocument.Parse(_sidecar.RequestsTo("POST", "/v1.0/state/embeddings")[0].Body).RootElement.EnumerateArray());
-        Assert.Equal("u1", embedding.GetProperty("key").GetString());
-        Assert.Equal("""{"ttlInSeconds":"604800"}""", embedding.GetProperty("metadata").GetRawText());
-        Assert.Equal("2026-01-05T12:00:00+00:00", embedding.GetProperty("value").GetProperty("computedAt").GetString());
-        Assert.Equal(ItemVectors.Dimension, embedding.GetProperty("value").GetProperty("vector").GetArrayLength());
-
-        var publish = _sidecar.RequestsTo("POST", "/v1.0/publish/pubsub/user-embeddings")[0];
-        Assert.Equal("application/json", publish.ContentType);
-        var published = JsonDocument.Parse(publish.Body).RootElement;
-        Assert.Equal("u1", published.GetProperty("userId").GetString());
-        Assert.Equal(1, published.GetProperty("embedding").GetProperty("eventCount").GetInt32());
+            """{"duplicate":true,"eventCount":1}""",
+            _daprd.AppCalls.Where(c => c.Path == "/actors/user/u1/method/record").Last().ResponseText);
     }
 
     [Fact]
-    public async Task UserEvent_KnownUser_SavesWithTheStoredEtagAsAString()
+    public async Task UserEvent_PublishRefused_RetryWithoutSavingTheLog()
     {
-        _sidecar.On("GET", "/v1.0/state/user-activity/u2", FakeResponse.Json(
-            """{"events":[{"eventId":"e0","kind":"engage","itemId":"i0","category":"c0","occurredAt":"2026-01-05T11:00:00+00:00"}]}""",
-            headers: new Dictionary<string, string> { ["ETag"] = "17" }));
+        _sidecar.On("POST", "/v1.0/publish/pubsub/user-embeddings", FakeResponse.Error(500, "ERR_PUBSUB_PUBLISH_MESSAGE", "broker down"));
 
-        var status = await PostUserEventAsync("e2", """{"eventId":"e2","userId":"u2","kind":"view","itemId":"i2","category":"c2","occurredAt":"2026-01-05T11:59:00Z"}""");
+        Assert.Equal("""{"status":"RETRY"}""", await DeliverAsync("ce-1", UserActorTests.Event("e1", "c1", _clock.GetUtcNow())));
 
-        Assert.Equal("SUCCESS", status);
-        var save = JsonDocument.Parse(_sidecar.RequestsTo("POST", "/v1.0/state/user-activity")[0].Body).RootElement[0];
-        Assert.Equal(JsonValueKind.String, save.GetProperty("etag").ValueKind);
-        Assert.Equal("17", save.GetProperty("etag").GetString());
-        Assert.Equal(["e0", "e2"], save.GetProperty("value").GetProperty("events").EnumerateArray().Select(e => e.GetProperty("eventId").GetString()));
+        var callback = Assert.Single(_daprd.AppCalls, c => c.Path == "/actors/user/u1/method/record");
+        Assert.Equal(200, callback.Status);
+        Assert.True(callback.ResponseHeaders.ContainsKey("X-DaprErrorResponseHeader"));
+        Assert.Null(_daprd.StateOf(ActorTypes.User, "u1", UserActor.ActivityKey));
     }
 
-    [Fact]
-    public async Task UserEvent_StateStoreAnswers500_RepliesRetryAndPublishesNothing()
+    private async Task<string> DeliverAsync(string cloudEventId, UserActed data)
     {
-        _sidecar.On("GET", "/v1.0/state/user-activity/u3", FakeResponse.Error(500, "ERR_STATE_GET", "redis down"));
-
-        var status = await PostUserEventAsync("e3", """{"eventId":"e3","userId":"u3","kind":"view","itemId":"i3","category":"c3","occurredAt":"2026-01-05T11:59:00Z"}""");
-
-        Assert.Equal("RETRY", status);
-        Assert.Equal(["GET /v1.0/state/user-activity/u3"], SidecarCalls());
+        var envelope = $$"""{"id":"{{cloudEventId}}","specversion":"1.0","datacontenttype":"application/json","source":"router","type":"com.dapr.event.sent","topic":"user-events","pubsubname":"pubsub","data":{{JsonSerializer.Serialize(data, MeshJson.Options)}}}""";
+        using var content = new StringContent(envelope, Encoding.UTF8, "application/cloudevents+json");
+        using var response = await _client.PostAsync(new Uri("/events/user-events", UriKind.Relative), content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync();
     }
-
-    [Fact]
-    public async Task UserEvent_Poison_RepliesDropWithoutTouchingState()
-    {
-        var status = await PostUserEventAsync("e4", """{"eventId":"e4","userId":42}""");
-
-        Assert.Equal("DROP", status);
-        Assert.Empty(SidecarCalls());
-    }
-
-    private async Task<string?> PostUserEventAsync(string id, string dataJson)
-    {
-        var cloudEvent = $$"""
-            {"id":"{{id}}","specversion":"1.0","datacontenttype":"application/json","source":"router","type":"com.dapr.event.sent",
-             "topic":"user-events","pubsubname":"pubsub","traceid":"","traceparent":"","tracestate":"","time":"2026-01-05T11:59:00Z",
-             "data":{{dataJson}}}
-            """;
-        using var response = await _app.CreateClient().PostAsync(
-            new Uri("/events/user-events", UriKind.Relative), new StringContent(cloudEvent, Encoding.UTF8, "application/cloudevents+json"));
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString();
-    }
-
-    // What the app asked of daprd, minus the startup wait on /v1.0/healthz/outbound.
-    private string[] SidecarCalls() =>
-        [.. _sidecar.Requests.Where(r => !r.Path.StartsWith("/v1.0/healthz", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Path}")];
 }

@@ -99,6 +99,15 @@ public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
     /// <summary>Live keys in a store (expired ones excluded); for diagnostics and tests.</summary>
     public int Count(string store) => GetStore(store).Entries.Count(e => !IsExpired(e.Value));
 
+    /// <summary>The live keys of a store that start with <paramref name="prefix"/>, with their JSON (what Dapr's state API cannot list).</summary>
+    internal IReadOnlyList<KeyValuePair<string, byte[]>> Scan(string store, string prefix)
+    {
+        var s = GetStore(store);
+        return [.. s.Entries
+            .Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal) && !IsExpired(e.Value))
+            .Select(e => KeyValuePair.Create(e.Key, e.Value.Data))];
+    }
+
     /// <summary>Writes every live entry to <paramref name="writer"/> as <c>{store: {key: {etag, expiresAt, value}}}</c>.</summary>
     public void WriteSnapshot(Utf8JsonWriter writer)
     {

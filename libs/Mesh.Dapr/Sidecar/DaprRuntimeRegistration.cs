@@ -1,3 +1,4 @@
+using Mesh.Dapr.Actors;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -7,8 +8,8 @@ namespace Mesh.Dapr.Sidecar;
 internal static class DaprRuntimeRegistration
 {
     /// <summary>
-    /// Registers the ports on <see cref="DaprSidecarClient"/>, the startup wait for the sidecar and the app-side
-    /// callbacks (<see cref="DaprAppEndpoints"/>). Shared pieces (clock, metrics, <see cref="EventDelivery"/>) come from
+    /// Registers the ports on <see cref="DaprSidecarClient"/> (actors included), the startup wait for the sidecar and
+    /// the app-side callbacks (<see cref="DaprAppEndpoints"/>). Shared pieces (clock, metrics, <see cref="EventDelivery"/>) come from
     /// <see cref="MeshRuntime.AddMeshRuntime"/>.
     /// </summary>
     public static IServiceCollection AddDaprRuntime(this IServiceCollection services)
@@ -32,6 +33,8 @@ internal static class DaprRuntimeRegistration
         services.TryAddTransient<IStateStore>(sp => sp.GetRequiredService<DaprSidecarClient>());
         services.TryAddTransient<IEventPublisher>(sp => sp.GetRequiredService<DaprSidecarClient>());
         services.TryAddTransient<IServiceInvoker>(sp => sp.GetRequiredService<DaprSidecarClient>());
+        services.TryAddTransient<IActorInvoker>(sp => sp.GetRequiredService<DaprSidecarClient>());
+        services.TryAddTransient<IActorBackend>(sp => sp.GetRequiredService<DaprSidecarClient>());
 
         services.AddHostedService<DaprSidecarStartup>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntimeEndpoints, DaprAppEndpoints>());

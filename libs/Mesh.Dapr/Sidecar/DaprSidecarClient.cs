@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Mesh.Dapr.Actors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -19,7 +20,7 @@ public sealed partial class DaprSidecarClient(
     IOptions<MeshRuntimeOptions> runtime,
     IOptions<DaprSidecarOptions> sidecar,
     DeliveryMetrics metrics,
-    TimeProvider clock) : IStateStore, IEventPublisher, IServiceInvoker
+    TimeProvider clock) : IStateStore, IEventPublisher, IServiceInvoker, IActorInvoker, IActorBackend
 {
     private const string JsonMediaType = "application/json";
     private const int MaxDetailLength = 1024;

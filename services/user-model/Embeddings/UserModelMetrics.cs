@@ -6,17 +6,17 @@ namespace Mesh.UserModel.Embeddings;
 public sealed class UserModelMetrics : IStatsContributor
 {
     private long _embeddings;
-    private long _conflicts;
+    private long _expired;
     private long _duplicates;
 
     public void CountEmbedding() => Interlocked.Increment(ref _embeddings);
-    public void CountConflict() => Interlocked.Increment(ref _conflicts);
+    public void CountExpired() => Interlocked.Increment(ref _expired);
     public void CountDuplicate() => Interlocked.Increment(ref _duplicates);
 
     public void Contribute(IDictionary<string, object?> stats) => stats["userModel"] = new
     {
         embeddingsPublished = Interlocked.Read(ref _embeddings),
-        etagConflicts = Interlocked.Read(ref _conflicts),
+        activityExpired = Interlocked.Read(ref _expired),
         duplicateEvents = Interlocked.Read(ref _duplicates),
     };
 }

@@ -215,6 +215,15 @@ public sealed class DaprAppEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Config_NoActorsHosted_Returns404()
+    {
+        // daprd reads any non-200 from /dapr/config as "no actors here" (§2.7).
+        using var response = await _client.GetAsync(new Uri("/dapr/config", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Invoke_ValidRequest_Returns200Json()
     {
         using var response = await PostJsonAsync("/echo", """{"text":"hi"}""");
