@@ -29,6 +29,7 @@ public sealed partial class DaprSidecarClient(
     private readonly HttpClient _http = http;
     private readonly string _pubSubName = runtime.Value.PubSubName;
     private readonly int _bulkParallelism = sidecar.Value.BulkGetParallelism;
+    private readonly bool _invokeByHeader = sidecar.Value.InvokeByAppIdHeader;
     private readonly DeliveryMetrics _metrics = metrics;
     private readonly TimeProvider _clock = clock;
 
@@ -155,21 +156,10 @@ public sealed partial class DaprSidecarClient(
         }
     }
 
-    public async Task PublishAsync<T>(string topic, T data, CancellationToken cancellationToken = default)
-    {
-        // Content-Type must be exactly application/json: daprd then embeds the object as the CloudEvent's data,
-        // while text/plain (StringContent's default) would make subscribers receive a JSON string (§1.3).
-        using var request = JsonRequest(HttpMethod.Post, $"v1.0/publish/{Escape(_pubSubName)}/{EscapePath(topic)}", MeshJson.Serialize(data));
-        using var response = await SendAsync(
-            request, e => new DaprSidecarException($"Publishing to '{topic}' failed: the Dapr sidecar at {Endpoint} is unreachable.", inner: e), cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            var error = await ReadErrorAsync(response, cancellationToken);
-            throw new DaprSidecarException($"Publishing to '{topic}' on pub/sub '{_pubSubName}' failed: {error}", error.Status, error.ErrorCode);
-        }
-
-        _metrics.CountPublished();
-    }
+    // Content-Type must be exactly application/json: daprd then embeds the object as the CloudEvent's data,
+    // while text/plain (StringContent's default) would make subscribers receive a JSON string (§1.3).
+    public Task PublishAsync<T>(string topic, T data, CancellationToken cancellationToken = default) =>
+        PublishBodyAsync($"v1.0/publish/{Escape(_pubSubName)}/{EscapePath(topic)}", topic, MeshJson.Serialize(data), JsonMediaType, cancellationToken);
 
     /// <summary>
     /// Posts <paramref name="request"/> as JSON to <c>/{method}</c> of <paramref name="appId"/>. daprd relays the callee's
@@ -178,7 +168,15 @@ public sealed partial class DaprSidecarClient(
     /// </summary>
     public async Task<TResponse> InvokeAsync<TRequest, TResponse>(string appId, string method, TRequest request, CancellationToken cancellationToken = default)
     {
-        using var message = JsonRequest(HttpMethod.Post, $"v1.0/invoke/{Escape(appId)}/method/{EscapePath(method)}", MeshJson.Serialize(request));
+        using var message = _invokeByHeader
+            ? JsonRequest(HttpMethod.Post, EscapePath(method), MeshJson.Serialize(request))
+            : JsonRequest(HttpMethod.Post, $"v1.0/invoke/{Escape(appId)}/method/{EscapePath(method)}", MeshJson.Serialize(request));
+        if (_invokeByHeader)
+        {
+            // Any non-API path with dapr-app-id names the target; daprd removes the header before forwarding (§1.5).
+            message.Headers.Add("dapr-app-id", appId);
+        }
+
         using var response = await SendAsync(
             message,
             e => new InvocationException(appId, method, StatusCodes.Status503ServiceUnavailable, $"the Dapr sidecar at {Endpoint} is unreachable", e),

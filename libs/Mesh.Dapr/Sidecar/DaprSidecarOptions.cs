@@ -32,6 +32,12 @@ public sealed class DaprSidecarOptions
     /// <summary>How long startup waits for the sidecar before it fails. Default 60 s.</summary>
     public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Invoke as <c>POST /{method}</c> with a <c>dapr-app-id</c> header instead of <c>/v1.0/invoke/{app}/method/{method}</c>
+    /// (both are daprd's, §1.5; the header form suits HTTP clients that only know a base address). Default false.
+    /// </summary>
+    public bool InvokeByAppIdHeader { get; set; }
+
     /// <summary>Keys daprd reads at once for a bulk get (<c>parallelism</c>). Default 10.</summary>
     public int BulkGetParallelism { get; set; } = 10;
 
