@@ -1,39 +1,23 @@
 using Mesh.Dapr.Sidecar;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace Mesh.Dapr.Tests.Sidecar;
 
-public sealed class DaprSidecarClientBulkPublishTests : IAsyncLifetime
+public sealed class DaprSidecarClientBulkPublishTests : SidecarClientTests
 {
     private const string BulkPath = "/v1.0-alpha1/publish/bulk/pubsub/user-events";
 
-    private FakeSidecar _sidecar = null!;
-    private IHost _host = null!;
+    private IEventPublisher Publisher => Host.Services.GetRequiredService<IEventPublisher>();
 
-    private IEventPublisher Publisher => _host.Services.GetRequiredService<IEventPublisher>();
-
-    private long Published => _host.Services.GetRequiredService<DeliveryMetrics>().Published;
-
-    public async Task InitializeAsync()
-    {
-        _sidecar = await FakeSidecar.StartAsync();
-        _host = SidecarHost.Build(_sidecar);
-    }
-
-    public async Task DisposeAsync()
-    {
-        _host.Dispose();
-        await _sidecar.DisposeAsync();
-    }
+    private long Published => Host.Services.GetRequiredService<DeliveryMetrics>().Published;
 
     [Fact]
     public async Task PublishManyAsync_Events_PostsOneBulkRequestWithEntriesAsJson()
     {
         await Publisher.PublishManyAsync("user-events", [new Order("o1", 1), new Order("o2", 2)]);
 
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal(("POST", BulkPath), (request.Method, request.PathAndQuery));
         Assert.Equal("application/json", request.ContentType);
         Assert.Equal(
@@ -48,7 +32,7 @@ public sealed class DaprSidecarClientBulkPublishTests : IAsyncLifetime
     {
         await Publisher.PublishManyAsync("user-events", Array.Empty<Order>());
 
-        Assert.Empty(_sidecar.Requests);
+        Assert.Empty(Sidecar.Requests);
     }
 
     [Fact]
@@ -56,13 +40,13 @@ public sealed class DaprSidecarClientBulkPublishTests : IAsyncLifetime
     {
         await Publisher.PublishManyAsync("a/b c", [1]);
 
-        Assert.Equal("/v1.0-alpha1/publish/bulk/pubsub/a/b%20c", Assert.Single(_sidecar.Requests).PathAndQuery);
+        Assert.Equal("/v1.0-alpha1/publish/bulk/pubsub/a/b%20c", Assert.Single(Sidecar.Requests).PathAndQuery);
     }
 
     [Fact]
     public async Task PublishManyAsync_PartialFailure_ThrowsNamingOnlyTheFailedEntries()
     {
-        _sidecar.On("POST", BulkPath, FakeResponse.Json(
+        Sidecar.On("POST", BulkPath, FakeResponse.Json(
             """{"failedEntries":[{"entryId":"2","error":"broker full"},{"entryId":"0","error":"broker full"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}""",
             status: 500));
         Order[] orders = [new("o1", 1), new("o2", 2), new("o3", 3)];
@@ -78,7 +62,7 @@ public sealed class DaprSidecarClientBulkPublishTests : IAsyncLifetime
     [Fact]
     public async Task PublishManyAsync_RetryingFailedItems_SendsOnlyThem()
     {
-        _sidecar.On("POST", BulkPath,
+        Sidecar.On("POST", BulkPath,
             FakeResponse.Json("""{"failedEntries":[{"entryId":"1","error":"timeout"}],"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE"}""", status: 500),
             FakeResponse.Empty());
         Order[] orders = [new("o1", 1), new("o2", 2)];
@@ -86,14 +70,14 @@ public sealed class DaprSidecarClientBulkPublishTests : IAsyncLifetime
 
         await Publisher.PublishManyAsync("user-events", e.FailedItems(orders));
 
-        Assert.Equal("""[{"entryId":"0","event":{"id":"o2","quantity":2},"contentType":"application/json"}]""", _sidecar.Requests[^1].BodyText);
+        Assert.Equal("""[{"entryId":"0","event":{"id":"o2","quantity":2},"contentType":"application/json"}]""", Sidecar.Requests[^1].BodyText);
         Assert.Equal(2, Published);
     }
 
     [Fact]
     public async Task PublishManyAsync_UnknownPubSub404_ThrowsSidecarExceptionForTheWholeRequest()
     {
-        _sidecar.On("POST", BulkPath, FakeResponse.Error(404, "ERR_PUBSUB_NOT_FOUND", "pubsub pubsub is not found"));
+        Sidecar.On("POST", BulkPath, FakeResponse.Error(404, "ERR_PUBSUB_NOT_FOUND", "pubsub pubsub is not found"));
 
         var e = await Assert.ThrowsAsync<DaprSidecarException>(() => Publisher.PublishManyAsync("user-events", [1, 2]));
 
@@ -104,7 +88,7 @@ public sealed class DaprSidecarClientBulkPublishTests : IAsyncLifetime
     [Fact]
     public async Task PublishManyAsync_500WithoutFailedEntries_ThrowsSidecarException()
     {
-        _sidecar.On("POST", BulkPath, FakeResponse.Error(500, "ERR_PUBSUB_PUBLISH_MESSAGE", "broker down"));
+        Sidecar.On("POST", BulkPath, FakeResponse.Error(500, "ERR_PUBSUB_PUBLISH_MESSAGE", "broker down"));
 
         var e = await Assert.ThrowsAsync<DaprSidecarException>(() => Publisher.PublishManyAsync("user-events", [1]));
 

@@ -2,74 +2,56 @@ using System.Diagnostics;
 using Mesh.Dapr.Sidecar;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace Mesh.Dapr.Tests.Sidecar;
 
-public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
+public sealed class DaprSidecarClientMessagingTests : SidecarClientTests
 {
-    private FakeSidecar _sidecar = null!;
-    private IHost _host = null!;
-
-    private DaprSidecarClient Client => _host.Services.GetRequiredService<DaprSidecarClient>();
-
-    public async Task InitializeAsync()
-    {
-        _sidecar = await FakeSidecar.StartAsync();
-        _host = SidecarHost.Build(_sidecar);
-    }
-
-    public async Task DisposeAsync()
-    {
-        _host.Dispose();
-        await _sidecar.DisposeAsync();
-    }
-
     [Fact]
     public async Task PublishAsync_Event_PostsJsonWithExactlyApplicationJson()
     {
-        await _host.Services.GetRequiredService<IEventPublisher>().PublishAsync("user-events", new Order("o1", 2));
+        await Host.Services.GetRequiredService<IEventPublisher>().PublishAsync("user-events", new Order("o1", 2));
 
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/v1.0/publish/pubsub/user-events", request.PathAndQuery);
         Assert.Equal("application/json", request.ContentType);
         Assert.Equal("""{"id":"o1","quantity":2}""", request.BodyText);
-        Assert.Equal(1, _host.Services.GetRequiredService<DeliveryMetrics>().Published);
+        Assert.Equal(1, Host.Services.GetRequiredService<DeliveryMetrics>().Published);
     }
 
     [Fact]
     public async Task PublishAsync_PubSubNameConfigured_UsesIt()
     {
-        using var host = SidecarHost.Build(_sidecar, new Dictionary<string, string?> { ["MeshRuntime:PubSubName"] = "bus" });
+        using var host = SidecarHost.Build(Sidecar, new Dictionary<string, string?> { ["MeshRuntime:PubSubName"] = "bus" });
 
         await host.Services.GetRequiredService<IEventPublisher>().PublishAsync("feedback", 1);
 
-        Assert.Equal("/v1.0/publish/bus/feedback", Assert.Single(_sidecar.Requests).PathAndQuery);
+        Assert.Equal("/v1.0/publish/bus/feedback", Assert.Single(Sidecar.Requests).PathAndQuery);
     }
 
     [Fact]
     public async Task PublishAsync_UnknownPubSub404_ThrowsWithErrorCodeAndCountsNothing()
     {
-        _sidecar.On("POST", "/v1.0/publish/pubsub/t", FakeResponse.Error(404, "ERR_PUBSUB_NOT_FOUND", "pubsub pubsub is not found"));
+        Sidecar.On("POST", "/v1.0/publish/pubsub/t", FakeResponse.Error(404, "ERR_PUBSUB_NOT_FOUND", "pubsub pubsub is not found"));
 
         var e = await Assert.ThrowsAsync<DaprSidecarException>(() => Client.PublishAsync("t", 1));
 
         Assert.Equal(404, e.StatusCode);
         Assert.Equal("ERR_PUBSUB_NOT_FOUND", e.ErrorCode);
         Assert.Contains("ERR_PUBSUB_NOT_FOUND", e.Message, StringComparison.Ordinal);
-        Assert.Equal(0, _host.Services.GetRequiredService<DeliveryMetrics>().Published);
+        Assert.Equal(0, Host.Services.GetRequiredService<DeliveryMetrics>().Published);
     }
 
     [Fact]
     public async Task InvokeAsync_CalleeAnswers_PostsJsonAndReturnsResponse()
     {
-        _sidecar.On("POST", "/v1.0/invoke/ranker/method/score", FakeResponse.Json("""{"id":"r","quantity":9}"""));
+        Sidecar.On("POST", "/v1.0/invoke/ranker/method/score", FakeResponse.Json("""{"id":"r","quantity":9}"""));
 
-        var response = await _host.Services.GetRequiredService<IServiceInvoker>().InvokeAsync<Order, Order>("ranker", "score", new Order("q", 1));
+        var response = await Host.Services.GetRequiredService<IServiceInvoker>().InvokeAsync<Order, Order>("ranker", "score", new Order("q", 1));
 
         Assert.Equal(new Order("r", 9), response);
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/v1.0/invoke/ranker/method/score", request.PathAndQuery);
         Assert.Equal("application/json", request.ContentType);
@@ -83,7 +65,7 @@ public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
     [InlineData(503)]
     public async Task InvokeAsync_CalleeErrorStatus_ThrowsInvocationExceptionWithThatStatus(int status)
     {
-        _sidecar.On("POST", "/v1.0/invoke/ranker/method/score", FakeResponse.Json("""{"title":"nope"}""", status));
+        Sidecar.On("POST", "/v1.0/invoke/ranker/method/score", FakeResponse.Json("""{"title":"nope"}""", status));
 
         var e = await Assert.ThrowsAsync<InvocationException>(() => Client.InvokeAsync<Order, Order>("ranker", "score", new Order("q", 1)));
 
@@ -94,7 +76,7 @@ public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
     [Fact]
     public async Task InvokeAsync_ResponseNotTheType_ThrowsInvocationException()
     {
-        _sidecar.On("POST", "/v1.0/invoke/ranker/method/score", FakeResponse.Json("[]"));
+        Sidecar.On("POST", "/v1.0/invoke/ranker/method/score", FakeResponse.Json("[]"));
 
         var e = await Assert.ThrowsAsync<InvocationException>(() => Client.InvokeAsync<Order, Order>("ranker", "score", new Order("q", 1)));
 
@@ -120,7 +102,7 @@ public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
 
         await Client.InvokeAsync<int, Dictionary<string, int>>("ranker", "score", 1);
 
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal(activity.Id, request.Header("traceparent"));
         Assert.Equal("mesh=1", request.Header("tracestate"));
     }
@@ -132,13 +114,13 @@ public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
 
         await Client.PublishAsync("t", 1);
 
-        Assert.Equal(activity.Id, Assert.Single(_sidecar.Requests).Header("traceparent"));
+        Assert.Equal(activity.Id, Assert.Single(Sidecar.Requests).Header("traceparent"));
     }
 
     [Fact]
     public async Task Requests_ApiTokenConfigured_CarryDaprApiToken()
     {
-        using var host = SidecarHost.Build(_sidecar, new Dictionary<string, string?> { ["DaprSidecar:ApiToken"] = "s3cret" });
+        using var host = SidecarHost.Build(Sidecar, new Dictionary<string, string?> { ["DaprSidecar:ApiToken"] = "s3cret" });
         var client = host.Services.GetRequiredService<DaprSidecarClient>();
 
         await client.GetAsync<int>("s", "k");
@@ -146,8 +128,8 @@ public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
         await client.PublishAsync("t", 1);
         await client.InvokeAsync<int, Dictionary<string, int>>("ranker", "score", 1);
 
-        Assert.Equal(4, _sidecar.Requests.Count);
-        Assert.All(_sidecar.Requests, r => Assert.Equal("s3cret", r.Header("dapr-api-token")));
+        Assert.Equal(4, Sidecar.Requests.Count);
+        Assert.All(Sidecar.Requests, r => Assert.Equal("s3cret", r.Header("dapr-api-token")));
     }
 
     [Fact]
@@ -155,42 +137,42 @@ public sealed class DaprSidecarClientMessagingTests : IAsyncLifetime
     {
         await Client.PublishAsync("t", 1);
 
-        Assert.Null(Assert.Single(_sidecar.Requests).Header("dapr-api-token"));
+        Assert.Null(Assert.Single(Sidecar.Requests).Header("dapr-api-token"));
     }
 
     [Fact]
     public async Task WaitForSidecarAsync_NotReadyThenReady_Completes()
     {
-        _sidecar.On("GET", "/v1.0/healthz/outbound", FakeResponse.Error(500, "ERR_HEALTH_NOT_READY", "dapr is not ready"), FakeResponse.Empty());
+        Sidecar.On("GET", "/v1.0/healthz/outbound", FakeResponse.Error(500, "ERR_HEALTH_NOT_READY", "dapr is not ready"), FakeResponse.Empty());
 
         await Client.WaitForSidecarAsync(TimeSpan.FromMinutes(1));
 
-        Assert.Equal(2, _sidecar.RequestsTo("GET", "/v1.0/healthz/outbound").Count);
+        Assert.Equal(2, Sidecar.RequestsTo("GET", "/v1.0/healthz/outbound").Count);
     }
 
     [Fact]
     public async Task WaitForSidecarAsync_NeverReady_ThrowsTimeoutNamingEndpoint()
     {
         var clock = TestClock.Create();
-        using var host = SidecarHost.Build(_sidecar, services: s => s.AddSingleton<TimeProvider>(clock));
-        _sidecar.On("GET", "/v1.0/healthz/outbound", FakeResponse.Error(500, "ERR_HEALTH_NOT_READY", "dapr is not ready"));
+        using var host = SidecarHost.Build(Sidecar, services: s => s.AddSingleton<TimeProvider>(clock));
+        Sidecar.On("GET", "/v1.0/healthz/outbound", FakeResponse.Error(500, "ERR_HEALTH_NOT_READY", "dapr is not ready"));
 
         var wait = host.Services.GetRequiredService<DaprSidecarClient>().WaitForSidecarAsync(TimeSpan.FromSeconds(5));
         clock.Advance(TimeSpan.FromSeconds(5));
 
         var e = await Assert.ThrowsAsync<TimeoutException>(() => wait);
-        Assert.Contains(_sidecar.Url.ToString(), e.Message, StringComparison.Ordinal);
+        Assert.Contains(Sidecar.Url.ToString(), e.Message, StringComparison.Ordinal);
         Assert.Contains("/v1.0/healthz/outbound", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task StartAsync_WaitForSidecarOn_WaitsForOutboundHealth()
     {
-        using var host = SidecarHost.Build(_sidecar, new Dictionary<string, string?> { ["DaprSidecar:WaitForSidecar"] = "true" });
+        using var host = SidecarHost.Build(Sidecar, new Dictionary<string, string?> { ["DaprSidecar:WaitForSidecar"] = "true" });
 
         await host.StartAsync();
         await host.StopAsync();
 
-        Assert.Single(_sidecar.RequestsTo("GET", "/v1.0/healthz/outbound"));
+        Assert.Single(Sidecar.RequestsTo("GET", "/v1.0/healthz/outbound"));
     }
 }

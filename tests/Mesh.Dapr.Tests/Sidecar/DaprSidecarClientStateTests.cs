@@ -1,48 +1,32 @@
 using Mesh.Dapr.Sidecar;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace Mesh.Dapr.Tests.Sidecar;
 
-public sealed class DaprSidecarClientStateTests : IAsyncLifetime
+public sealed class DaprSidecarClientStateTests : SidecarClientTests
 {
-    private FakeSidecar _sidecar = null!;
-    private IHost _host = null!;
-
-    private IStateStore Store => _host.Services.GetRequiredService<IStateStore>();
-
-    public async Task InitializeAsync()
-    {
-        _sidecar = await FakeSidecar.StartAsync();
-        _host = SidecarHost.Build(_sidecar);
-    }
-
-    public async Task DisposeAsync()
-    {
-        _host.Dispose();
-        await _sidecar.DisposeAsync();
-    }
+    private IStateStore Store => Host.Services.GetRequiredService<IStateStore>();
 
     [Fact]
     public void StateStore_DaprRuntime_IsTheSidecarClient()
     {
         Assert.IsType<DaprSidecarClient>(Store);
-        Assert.IsType<DaprSidecarClient>(_host.Services.GetRequiredService<IEventPublisher>());
-        Assert.IsType<DaprSidecarClient>(_host.Services.GetRequiredService<IServiceInvoker>());
+        Assert.IsType<DaprSidecarClient>(Host.Services.GetRequiredService<IEventPublisher>());
+        Assert.IsType<DaprSidecarClient>(Host.Services.GetRequiredService<IServiceInvoker>());
     }
 
     [Fact]
     public async Task GetAsync_KeyFound_ReturnsValueAndRawETag()
     {
-        _sidecar.On("GET", "/v1.0/state/embeddings/u1", FakeResponse.Json("""{"id":"o1","quantity":2}""", headers: new Dictionary<string, string> { ["ETag"] = "7" }));
+        Sidecar.On("GET", "/v1.0/state/embeddings/u1", FakeResponse.Json("""{"id":"o1","quantity":2}""", headers: new Dictionary<string, string> { ["ETag"] = "7" }));
 
         var entry = await Store.GetAsync<Order>("embeddings", "u1");
 
         Assert.NotNull(entry);
         Assert.Equal(new Order("o1", 2), entry.Value);
         Assert.Equal("7", entry.ETag);
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("GET", request.Method);
         Assert.Equal("/v1.0/state/embeddings/u1", request.PathAndQuery);
     }
@@ -51,7 +35,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     public async Task GetAsync_UuidETag_ReturnsItVerbatim()
     {
         const string ETag = "5f0d7a3e-2b1c-4f7e-9d8a-0c6b5e4d3a21";
-        _sidecar.On("GET", "/v1.0/state/s/k", FakeResponse.Json("\"v\"", headers: new Dictionary<string, string> { ["ETag"] = ETag }));
+        Sidecar.On("GET", "/v1.0/state/s/k", FakeResponse.Json("\"v\"", headers: new Dictionary<string, string> { ["ETag"] = ETag }));
 
         var entry = await Store.GetAsync<string>("s", "k");
 
@@ -71,13 +55,13 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     {
         await Store.GetAsync<Order>("embeddings", "user/1 x");
 
-        Assert.Equal("/v1.0/state/embeddings/user%2F1%20x", Assert.Single(_sidecar.Requests).PathAndQuery);
+        Assert.Equal("/v1.0/state/embeddings/user%2F1%20x", Assert.Single(Sidecar.Requests).PathAndQuery);
     }
 
     [Fact]
     public async Task GetAsync_UnknownStore400_ThrowsStateStoreExceptionWithErrorCode()
     {
-        _sidecar.On("GET", "/v1.0/state/nope/k", FakeResponse.Error(400, "ERR_STATE_STORE_NOT_FOUND", "state store nope is not found"));
+        Sidecar.On("GET", "/v1.0/state/nope/k", FakeResponse.Error(400, "ERR_STATE_STORE_NOT_FOUND", "state store nope is not found"));
 
         var e = await Assert.ThrowsAsync<StateStoreException>(() => Store.GetAsync<Order>("nope", "k"));
 
@@ -87,7 +71,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     [Fact]
     public async Task GetAsync_ValueNotTheType_ThrowsStateStoreException()
     {
-        _sidecar.On("GET", "/v1.0/state/s/k", FakeResponse.Json("[1,2]", headers: new Dictionary<string, string> { ["ETag"] = "1" }));
+        Sidecar.On("GET", "/v1.0/state/s/k", FakeResponse.Json("[1,2]", headers: new Dictionary<string, string> { ["ETag"] = "1" }));
 
         await Assert.ThrowsAsync<StateStoreException>(() => Store.GetAsync<Order>("s", "k"));
     }
@@ -95,7 +79,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     [Fact]
     public async Task GetBulkAsync_FoundAndMissing_ReadsDataFieldInRequestOrder()
     {
-        _sidecar.On("POST", "/v1.0/state/embeddings/bulk", FakeResponse.Json(
+        Sidecar.On("POST", "/v1.0/state/embeddings/bulk", FakeResponse.Json(
             """[{"key":"a","data":{"id":"a","quantity":1},"etag":"3","metadata":{}},{"key":"b"}]"""));
 
         var entries = await Store.GetBulkAsync<Order>("embeddings", ["a", "b"]);
@@ -103,7 +87,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
         Assert.Equal(
             [new BulkStateEntry<Order>("a", true, new Order("a", 1), "3"), new BulkStateEntry<Order>("b", false, null, null)],
             entries);
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/v1.0/state/embeddings/bulk", request.PathAndQuery);
         Assert.Equal("application/json", request.ContentType);
@@ -114,7 +98,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     public async Task GetBulkAsync_DocumentedValueFieldOnly_TreatsKeyAsMissing()
     {
         // The docs show "value"; daprd emits "data". A "value" alone is not a stored value.
-        _sidecar.On("POST", "/v1.0/state/s/bulk", FakeResponse.Json("""[{"key":"a","value":{"id":"a","quantity":1},"etag":"3"}]"""));
+        Sidecar.On("POST", "/v1.0/state/s/bulk", FakeResponse.Json("""[{"key":"a","value":{"id":"a","quantity":1},"etag":"3"}]"""));
 
         var entries = await Store.GetBulkAsync<Order>("s", ["a"]);
 
@@ -124,7 +108,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     [Fact]
     public async Task GetBulkAsync_ItemError_ThrowsStateStoreException()
     {
-        _sidecar.On("POST", "/v1.0/state/s/bulk", FakeResponse.Json("""[{"key":"a","error":"connection reset"}]"""));
+        Sidecar.On("POST", "/v1.0/state/s/bulk", FakeResponse.Json("""[{"key":"a","error":"connection reset"}]"""));
 
         var e = await Assert.ThrowsAsync<StateStoreException>(() => Store.GetBulkAsync<Order>("s", ["a"]));
 
@@ -137,7 +121,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
         var entries = await Store.GetBulkAsync<Order>("s", []);
 
         Assert.Empty(entries);
-        Assert.Empty(_sidecar.Requests);
+        Assert.Empty(Sidecar.Requests);
     }
 
     [Fact]
@@ -145,7 +129,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     {
         await Store.SaveAsync("embeddings", "u1", new Order("o1", 2));
 
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/v1.0/state/embeddings", request.PathAndQuery);
         Assert.Equal("application/json", request.ContentType);
@@ -159,7 +143,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
 
         Assert.Equal(
             """[{"key":"k","value":"v","etag":"5","options":{"concurrency":"first-write"},"metadata":{"ttlInSeconds":"90"}}]""",
-            Assert.Single(_sidecar.Requests).BodyText);
+            Assert.Single(Sidecar.Requests).BodyText);
     }
 
     [Theory]
@@ -169,7 +153,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     {
         await Store.SaveAsync("s", "k", 1, new StateWriteOptions { TimeToLive = TimeSpan.FromMilliseconds(milliseconds) });
 
-        Assert.Equal($$$"""[{"key":"k","value":1,"metadata":{"ttlInSeconds":"{{{expected}}}"}}]""", Assert.Single(_sidecar.Requests).BodyText);
+        Assert.Equal($$$"""[{"key":"k","value":1,"metadata":{"ttlInSeconds":"{{{expected}}}"}}]""", Assert.Single(Sidecar.Requests).BodyText);
     }
 
     [Fact]
@@ -177,13 +161,13 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     {
         await Store.SaveAsync("s", "k", 1, new StateWriteOptions { FirstWrite = true });
 
-        Assert.Equal("""[{"key":"k","value":1,"options":{"concurrency":"first-write"}}]""", Assert.Single(_sidecar.Requests).BodyText);
+        Assert.Equal("""[{"key":"k","value":1,"options":{"concurrency":"first-write"}}]""", Assert.Single(Sidecar.Requests).BodyText);
     }
 
     [Fact]
     public async Task SaveAsync_ETagMismatch409_ThrowsStateConflictException()
     {
-        _sidecar.On("POST", "/v1.0/state/s", FakeResponse.Error(409, "ERR_STATE_SAVE", "possible etag mismatch. error from state store: ..."));
+        Sidecar.On("POST", "/v1.0/state/s", FakeResponse.Error(409, "ERR_STATE_SAVE", "possible etag mismatch. error from state store: ..."));
 
         var e = await Assert.ThrowsAsync<StateConflictException>(() => Store.SaveAsync("s", "k", 1, new StateWriteOptions { ETag = "1" }));
 
@@ -193,7 +177,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     [Fact]
     public async Task SaveAsync_InvalidETag400_ThrowsStateStoreExceptionNotConflict()
     {
-        _sidecar.On("POST", "/v1.0/state/s", FakeResponse.Error(400, "ERR_STATE_SAVE", "invalid etag value: strconv.Atoi: parsing \"x\""));
+        Sidecar.On("POST", "/v1.0/state/s", FakeResponse.Error(400, "ERR_STATE_SAVE", "invalid etag value: strconv.Atoi: parsing \"x\""));
 
         var e = await Assert.ThrowsAsync<StateStoreException>(() => Store.SaveAsync("s", "k", 1, new StateWriteOptions { ETag = "x" }));
 
@@ -205,7 +189,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     {
         await Store.DeleteAsync("s", "k", "5");
 
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("DELETE", request.Method);
         Assert.Equal("/v1.0/state/s/k", request.PathAndQuery);
         Assert.Equal("5", request.Header("If-Match"));
@@ -217,13 +201,13 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     {
         await Store.DeleteAsync("s", "k");
 
-        Assert.Null(Assert.Single(_sidecar.Requests).Header("If-Match"));
+        Assert.Null(Assert.Single(Sidecar.Requests).Header("If-Match"));
     }
 
     [Fact]
     public async Task DeleteAsync_ETagMismatch409_ThrowsStateConflictException()
     {
-        _sidecar.On("DELETE", "/v1.0/state/s/k", FakeResponse.Error(409, "ERR_STATE_DELETE", "possible etag mismatch"));
+        Sidecar.On("DELETE", "/v1.0/state/s/k", FakeResponse.Error(409, "ERR_STATE_DELETE", "possible etag mismatch"));
 
         await Assert.ThrowsAsync<StateConflictException>(() => Store.DeleteAsync("s", "k", "4"));
     }
@@ -238,7 +222,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
             StateOperation.Delete("k4", "9"),
         ]);
 
-        var request = Assert.Single(_sidecar.Requests);
+        var request = Assert.Single(Sidecar.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/v1.0/state/models/transaction", request.PathAndQuery);
         Assert.Equal("application/json", request.ContentType);
@@ -254,7 +238,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     [Fact]
     public async Task TransactAsync_ErrStateTransaction500_ThrowsStateTransactionException()
     {
-        _sidecar.On("POST", "/v1.0/state/s/transaction", FakeResponse.Error(500, "ERR_STATE_TRANSACTION", "error while executing state transaction: possible etag mismatch"));
+        Sidecar.On("POST", "/v1.0/state/s/transaction", FakeResponse.Error(500, "ERR_STATE_TRANSACTION", "error while executing state transaction: possible etag mismatch"));
 
         var e = await Assert.ThrowsAsync<StateTransactionException>(() => Store.TransactAsync("s", [StateOperation.Delete("k", "1")]));
 
@@ -264,7 +248,7 @@ public sealed class DaprSidecarClientStateTests : IAsyncLifetime
     [Fact]
     public async Task TransactAsync_UnknownStore400_ThrowsStateTransactionException()
     {
-        _sidecar.On("POST", "/v1.0/state/nope/transaction", FakeResponse.Error(400, "ERR_STATE_STORE_NOT_FOUND", "state store nope is not found"));
+        Sidecar.On("POST", "/v1.0/state/nope/transaction", FakeResponse.Error(400, "ERR_STATE_STORE_NOT_FOUND", "state store nope is not found"));
 
         var e = await Assert.ThrowsAsync<StateTransactionException>(() => Store.TransactAsync("nope", [StateOperation.Delete("k")]));
 
