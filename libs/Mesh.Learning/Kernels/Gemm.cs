@@ -102,28 +102,34 @@ public static unsafe partial class Gemm
                 return;
             }
 
-            // Split rows in whole MR panels when there are enough of them, else columns in whole NR panels.
-            var byRows = (m + geometry.MR - 1) / geometry.MR >= 2 * parts;
-            var unit = byRows ? geometry.MR : geometry.NR;
-            var total = byRows ? m : n;
-            var units = (total + unit - 1) / unit;
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
-            {
-                var from = Math.Min(total, (int)((long)units * part / parts) * unit);
-                var to = Math.Min(total, (int)((long)units * (part + 1) / parts) * unit);
-                if (from < to)
-                {
-                    if (byRows)
-                    {
-                        Run(job, from, to, 0, n);
-                    }
-                    else
-                    {
-                        Run(job, 0, m, from, to);
-                    }
-                }
-            });
+            RunParallel(job, m, n, parts);
         }
+    }
+
+    // Split rows in whole MR panels when there are enough of them, else columns in whole NR panels. A method of its
+    // own so that the closure is allocated only when the product is large enough to go parallel.
+    private static void RunParallel(Job job, int m, int n, int parts)
+    {
+        var byRows = (m + job.Geometry.MR - 1) / job.Geometry.MR >= 2 * parts;
+        var unit = byRows ? job.Geometry.MR : job.Geometry.NR;
+        var total = byRows ? m : n;
+        var units = (total + unit - 1) / unit;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        {
+            var from = Math.Min(total, (int)((long)units * part / parts) * unit);
+            var to = Math.Min(total, (int)((long)units * (part + 1) / parts) * unit);
+            if (from < to)
+            {
+                if (byRows)
+                {
+                    Run(job, from, to, 0, n);
+                }
+                else
+                {
+                    Run(job, 0, m, from, to);
+                }
+            }
+        });
     }
 
     private static int Parts(int m, int n, int k, int threads, in Geometry geometry)

@@ -23,7 +23,7 @@ public sealed partial class Graph
     public Tensor BceWithLogits(Tensor logits, Tensor targets, Tensor? weights = null, Reduction reduction = Reduction.Mean)
     {
         var n = logits.Length;
-        if (logits.Shape.Rows != n || targets.Length != n || (weights is not null && weights.Length != n))
+        if (!(logits.Shape.Rank == 1 || (logits.Shape.Rank == 2 && logits.Shape[1] == 1)) || targets.Length != n || (weights is not null && weights.Length != n))
         {
             throw new ArgumentException($"bce: logits {logits.Shape}, targets {targets.Shape}, weights {weights?.Shape.ToString() ?? "none"}: need (N) or (N, 1) and (N)");
         }
