@@ -9,9 +9,9 @@ namespace Mesh.Learning.Kernels;
 // and 8x48 on Zen 5: none was clearly faster).
 public static unsafe partial class Gemm
 {
-    // (6 x kc) packed A panel times (kc x 16) packed B panel: 12 accumulators.
+    // (6 x kc) packed A panel times a (kc x 16) B panel (packed, or rows of B ldb apart): 12 accumulators.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256x6x16(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel256x6x16(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero;
         var c10 = Vector256<float>.Zero; var c11 = Vector256<float>.Zero;
@@ -36,7 +36,7 @@ public static unsafe partial class Gemm
             var a5 = Vector256.Create(a[5]);
             c50 = Vector256.FusedMultiplyAdd(a5, b0, c50); c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
             a += 6;
-            b += 16;
+            b += ldb;
         }
 
         Store(c + 0, c00, alpha, beta); Store(c + 8, c01, alpha, beta); c += ldc;
@@ -47,9 +47,9 @@ public static unsafe partial class Gemm
         Store(c + 0, c50, alpha, beta); Store(c + 8, c51, alpha, beta);
     }
 
-    // (6 x kc) packed A panel times (kc x 32) packed B panel: 12 accumulators.
+    // (6 x kc) packed A panel times a (kc x 32) B panel (packed, or rows of B ldb apart): 12 accumulators.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512x6x32(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void Kernel512x6x32(int kc, float* a, float* b, nint ldb, float* c, nint ldc, float alpha, float beta)
     {
         var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
         var c10 = Vector512<float>.Zero; var c11 = Vector512<float>.Zero;
@@ -74,7 +74,7 @@ public static unsafe partial class Gemm
             var a5 = Vector512.Create(a[5]);
             c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
             a += 6;
-            b += 32;
+            b += ldb;
         }
 
         Store(c + 0, c00, alpha, beta); Store(c + 16, c01, alpha, beta); c += ldc;

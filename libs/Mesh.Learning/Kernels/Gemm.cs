@@ -36,7 +36,11 @@ public static unsafe partial class Gemm
     private const int NC = 4096;
 
     // Below this many multiply-adds a second thread costs more to wake than it saves.
-    private const long ParallelThreshold = 1L << 18;
+    private const long ParallelThreshold = 1L << 21;
+
+    // Up to this many rows of C per thread, B (when not transposed) is read in place rather than packed: each B panel
+    // would serve too few micro-tiles to repay its copy (inference on a handful of rows).
+    private const int DirectBRows = 48;
 
     private static int _maxThreads = Environment.ProcessorCount;
 
@@ -172,11 +176,11 @@ public static unsafe partial class Gemm
         }
     }
 
-    private readonly struct Geometry(int mr, int nr, delegate*<int, float*, float*, float*, nint, float, float, void> micro)
+    private readonly struct Geometry(int mr, int nr, delegate*<int, float*, float*, nint, float*, nint, float, float, void> micro)
     {
         public readonly int MR = mr;
         public readonly int NR = nr;
-        public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Micro = micro;
+        public readonly delegate*<int, float*, float*, nint, float*, nint, float, float, void> Micro = micro;
     }
 
     private static readonly Geometry Geometry256 = new(6, 16, &Kernel256x6x16);
@@ -226,6 +230,7 @@ public static unsafe partial class Gemm
         var packB = Aligned(ref _packB, KC * (NC + nr));
         var tile = stackalloc float[mr * nr + 16];
         var edge = (float*)(((nint)tile + 63) & ~(nint)63);
+        var directB = job.TransB == Transpose.No && m1 - m0 <= DirectBRows;
 
         for (var jc = n0; jc < n1; jc += NC)
         {
@@ -234,7 +239,11 @@ public static unsafe partial class Gemm
             {
                 var kc = Math.Min(KC, job.K - pc);
                 var beta = pc == 0 ? job.Beta : 1f;
-                PackB(job, pc, kc, jc, nc, nr, packB);
+                if (!directB)
+                {
+                    PackB(job, pc, kc, jc, nc, nr, packB);
+                }
+
                 for (var ic = m0; ic < m1; ic += MC)
                 {
                     var mc = Math.Min(MC, m1 - ic);
@@ -243,6 +252,19 @@ public static unsafe partial class Gemm
                     {
                         var cols = Math.Min(nr, nc - jr);
                         var pb = packB + (nint)jr * kc;
+                        nint ldb = nr;
+                        if (directB && cols == nr)
+                        {
+                            pb = job.B + (nint)pc * job.Ldb + jc + jr;
+                            ldb = job.Ldb;
+                        }
+                        else if (directB)
+                        {
+                            // The last, narrower panel is packed all the same: its zero padding keeps the kernel in bounds.
+                            pb = packB;
+                            PackB(job, pc, kc, jc + jr, cols, nr, packB);
+                        }
+
                         for (var ir = 0; ir < mc; ir += mr)
                         {
                             var rows = Math.Min(mr, mc - ir);
@@ -250,12 +272,12 @@ public static unsafe partial class Gemm
                             var pc0 = job.C + (nint)(ic + ir) * job.Ldc + jc + jr;
                             if (rows == mr && cols == nr)
                             {
-                                g.Micro(kc, pa, pb, pc0, job.Ldc, job.Alpha, beta);
+                                g.Micro(kc, pa, pb, ldb, pc0, job.Ldc, job.Alpha, beta);
                             }
                             else
                             {
                                 // Edge tile: the full tile into a scratch buffer, then the valid part into C.
-                                g.Micro(kc, pa, pb, edge, nr, job.Alpha, 0f);
+                                g.Micro(kc, pa, pb, ldb, edge, nr, job.Alpha, 0f);
                                 MergeEdge(edge, nr, pc0, job.Ldc, rows, cols, beta);
                             }
                         }
