@@ -31,6 +31,12 @@ public sealed partial class Graph
 
     public bool IsTraining { get; }
 
+    /// <summary>
+    /// Threads each forward GEMM may use; 0 (default) means <see cref="Kernels.Gemm.MaxThreads"/>. A server that runs
+    /// one request per thread sets 1, so that concurrent requests do not oversubscribe the cores.
+    /// </summary>
+    public int GemmThreads { get; set; }
+
     /// <summary>Backward steps recorded since the last <see cref="Reset"/> or <see cref="Backward(Tensor)"/>.</summary>
     public int TapeLength => _tape.Count;
 

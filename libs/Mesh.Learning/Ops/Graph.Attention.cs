@@ -39,13 +39,13 @@ public sealed partial class Graph
                 var qh = q.Span[(b * tq * d + h * dh)..];
                 var kh = k.Span[(b * tk * d + h * dh)..];
                 var vh = v.Span[(b * tk * d + h * dh)..];
-                Gemm.Multiply(Transpose.No, Transpose.Yes, tq, tk, dh, scale, qh, d, kh, d, 0f, p, tk);
+                Gemm.Multiply(Transpose.No, Transpose.Yes, tq, tk, dh, scale, qh, d, kh, d, 0f, p, tk, GemmThreads);
                 for (var i = 0; i < tq; i++)
                 {
                     MaskedSoftmaxRow(p.Slice(i * tk, tk), keyMask is null ? default : keyMask.Row(b));
                 }
 
-                Gemm.Multiply(Transpose.No, Transpose.No, tq, dh, tk, 1f, p, tk, vh, d, 0f, y.Span[(b * tq * d + h * dh)..], d);
+                Gemm.Multiply(Transpose.No, Transpose.No, tq, dh, tk, 1f, p, tk, vh, d, 0f, y.Span[(b * tq * d + h * dh)..], d, GemmThreads);
             }
         }
 

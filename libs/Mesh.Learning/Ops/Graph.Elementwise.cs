@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace Mesh.Learning;
@@ -133,32 +134,41 @@ public sealed partial class Graph
     public Tensor Gelu(Tensor x)
     {
         var y = Output(x.Shape, Tracks(x));
-        ReadOnlySpan<float> xs = x.Span;
-        var ys = y.Span;
-        for (var i = 0; i < xs.Length; i++)
-        {
-            var v = xs[i];
-            ys[i] = 0.5f * v * (1f + MathF.Tanh(GeluC * (v + GeluA * v * v * v)));
-        }
-
+        GeluTanh(x.Span, y.Span);
+        TensorPrimitives.AddMultiply(y.Span, 1f, x.Span, y.Span);
+        TensorPrimitives.Multiply(y.Span, 0.5f, y.Span);
         if (y.Grad is not null)
         {
             Record(static s =>
             {
                 var (x, y) = s;
+                var buffer = ArrayPool<float>.Shared.Rent(x.Length);
+                var t = buffer.AsSpan(0, x.Length);
+                GeluTanh(x.Span, t);
                 ReadOnlySpan<float> xs = x.Span, dy = y.Grad!.Span;
                 var dx = x.Grad!.Span;
                 for (var i = 0; i < xs.Length; i++)
                 {
                     var v = xs[i];
-                    var t = MathF.Tanh(GeluC * (v + GeluA * v * v * v));
                     var dt = GeluC * (1f + 3f * GeluA * v * v);
-                    dx[i] += dy[i] * (0.5f * (1f + t) + 0.5f * v * (1f - t * t) * dt);
+                    dx[i] += dy[i] * (0.5f * (1f + t[i]) + 0.5f * v * (1f - t[i] * t[i]) * dt);
                 }
+
+                ArrayPool<float>.Shared.Return(buffer);
             }, (x, y));
         }
 
         return y;
+    }
+
+    // t = tanh(√(2/π) (x + 0.044715 x³)) = tanh(x · (c + c·a·x²)), vectorised in place in t.
+    private static void GeluTanh(ReadOnlySpan<float> x, Span<float> t)
+    {
+        TensorPrimitives.Multiply(x, x, t);
+        TensorPrimitives.Multiply(t, GeluC * GeluA, t);
+        TensorPrimitives.Add(t, GeluC, t);
+        TensorPrimitives.Multiply(t, x, t);
+        TensorPrimitives.Tanh(t, t);
     }
 
     /// <summary><c>1 / (1 + exp(-x))</c>.</summary>

@@ -19,7 +19,7 @@ public sealed partial class Graph
         // Every leading axis of x is a batch axis: x is (n, d) row-major.
         int n = x.Shape.Rows, d = w.Shape[0], h = w.Shape[1];
         var y = Output(x.Shape.WithLast(h), Tracks(x, w, b));
-        Gemm.Multiply(Transpose.No, Transpose.No, n, h, d, 1f, x.Span, d, w.Span, h, 0f, y.Span, h);
+        Gemm.Multiply(Transpose.No, Transpose.No, n, h, d, 1f, x.Span, d, w.Span, h, 0f, y.Span, h, GemmThreads);
         if (b is not null)
         {
             for (var i = 0; i < n; i++)
