@@ -30,7 +30,7 @@ public static class GemmBenchmark
         var blas = OpenBlas.TryLoad();
         output.WriteLine(blas is null
             ? $"openblas  not found ({OpenBlas.LibraryName}): install it with `{OpenBlas.InstallHint}` for the ratios; measuring the engine alone"
-            : $"openblas  {OpenBlas.LibraryName}, core {blas.CoreName}, {blas.Config.Trim()}");
+            : $"openblas  {OpenBlas.LibraryName}, core {blas.CoreName}, {blas.Config.Trim()}; {OpenBlas.ThreadTimeoutVariable}={OpenBlas.ThreadTimeout}");
         var threads = options.Threads.Where(t => t <= Environment.ProcessorCount).DefaultIfEmpty(1).Distinct().ToArray();
         output.WriteLine($"settings  {options.Warmup} warm-up + {options.Repetitions} timed repetitions, median; threads {string.Join(", ", threads)}; C = A · B, alpha 1, beta 0");
         output.WriteLine();

@@ -34,9 +34,24 @@ public sealed unsafe class OpenBlas
 
     public string Config { get; }
 
+    /// <summary>
+    /// OpenBLAS's idle threads spin for about 2^28 cycles (~0.1 s) after each call before they sleep; timed in
+    /// alternation on 2 cores, that spinning takes a core from the engine's call that follows. 4 (2^4 cycles, the
+    /// least it accepts) makes them sleep at once, as the engine's pool threads do; set before the library loads,
+    /// unless the environment sets it already.
+    /// </summary>
+    public const string ThreadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT";
+
+    public static string? ThreadTimeout => Marshal.PtrToStringUTF8(GetEnv(ThreadTimeoutVariable));
+
     /// <summary>Null when <see cref="LibraryName"/> cannot be loaded or lacks the functions used.</summary>
     public static OpenBlas? TryLoad()
     {
+        if (ThreadTimeout is null)
+        {
+            SetEnv(ThreadTimeoutVariable, "4");
+        }
+
         if (!NativeLibrary.TryLoad(LibraryName, out var library))
         {
             return null;
@@ -48,6 +63,28 @@ public sealed unsafe class OpenBlas
     }
 
     public void SetThreads(int threads) => _setThreads(threads);
+
+    // The C library's environment, which OpenBLAS reads (Environment.SetEnvironmentVariable changes only .NET's copy).
+    private static nint GetEnv(string name)
+    {
+        var getenv = (delegate* unmanaged<byte*, nint>)NativeLibrary.GetExport(NativeLibrary.Load("libc.so.6"), "getenv");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* p = bytes)
+        {
+            return getenv(p);
+        }
+    }
+
+    private static void SetEnv(string name, string value)
+    {
+        var setenv = (delegate* unmanaged<byte*, byte*, int, int>)NativeLibrary.GetExport(NativeLibrary.Load("libc.so.6"), "setenv");
+        var nameBytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
+        var valueBytes = System.Text.Encoding.UTF8.GetBytes(value + "\0");
+        fixed (byte* n = nameBytes, v = valueBytes)
+        {
+            setenv(n, v, 0);
+        }
+    }
 
     /// <summary>C = A · B, row-major, no transposes: the same contract as the engine's call in the benchmark.</summary>
     public void Multiply(int m, int n, int k, float[] a, float[] b, float[] c)
