@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the standalone host and the benchmark tool in Release, then runs one benchmark.
-# Usage: bench/run.sh <benchmark> [options]     e.g. bench/run.sh load --duration 10 --concurrency 8
+# Builds the benchmark tool (and, for load, the standalone host) in Release, then runs one benchmark.
+# Usage: bench/run.sh <benchmark> [options]     e.g. bench/run.sh load --duration 10 --concurrency 8, bench/run.sh gemm
 set -euo pipefail
 
 usage() {
     echo "usage: bench/run.sh <benchmark> [options]"
     echo "  load   POST /v1/rank on the standalone host against the bare-rank baseline (see bench/README.md)"
+    echo "  gemm   GFLOP/s of the learning engine's GEMM against OpenBLAS (libopenblas0) in the same run"
     echo "run 'bench/run.sh help' for every option"
 }
 
@@ -17,10 +18,15 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# Quiet on success; the full log on failure. Two invocations: dotnet build takes one project at a time.
+# Quiet on success; the full log on failure. One invocation per project: dotnet build takes one at a time.
+# Only load needs the standalone host.
+projects=(bench/Mesh.Bench)
+if [[ "$1" == "load" ]]; then
+    projects=(services/standalone bench/Mesh.Bench)
+fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-for project in services/standalone bench/Mesh.Bench; do
+for project in "${projects[@]}"; do
     if ! dotnet build -c Release "$project" -nologo -v q >"$log" 2>&1; then
         cat "$log" >&2
         echo "bench/run.sh: building $project failed" >&2
