@@ -17,6 +17,21 @@ public static class BenchOutput
         writer.WriteLine($"date      {clock.GetUtcNow().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC");
         writer.WriteLine($"machine   {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})");
         writer.WriteLine($"runtime   {RuntimeInformation.FrameworkDescription}");
+        WriteLoad(writer, "load      ");
+    }
+
+    /// <summary>
+    /// The 1, 5 and 15 minute load averages (Linux only): on a shared machine, a run begun or ended under other work
+    /// is the first suspect when its figures disagree with the last run's.
+    /// </summary>
+    public static void WriteLoad(TextWriter writer, string label)
+    {
+        const string LoadAverage = "/proc/loadavg";
+        if (File.Exists(LoadAverage))
+        {
+            var fields = File.ReadAllText(LoadAverage).Split(' ');
+            writer.WriteLine($"{label}{string.Join(' ', fields.Take(3))} (load average over 1, 5, 15 min)");
+        }
     }
 
     /// <summary>Writes <c>BENCH name value unit</c>; <paramref name="name"/> is snake_case and stable across runs.</summary>
