@@ -226,11 +226,13 @@ public static unsafe partial class Gemm
     {
         var g = job.Geometry;
         int mr = g.MR, nr = g.NR;
-        var packA = Aligned(ref _packA, MC * KC + mr * KC);
-        var packB = Aligned(ref _packB, KC * (NC + nr));
+        var directB = job.TransB == Transpose.No && m1 - m0 <= DirectBRows;
+        // Sized for this product, not the largest blocks: every thread that ever multiplies keeps its buffers.
+        var kcMax = Math.Min(KC, job.K);
+        var packA = Aligned(ref _packA, RoundUp(Math.Min(MC, m1 - m0), mr) * kcMax);
+        var packB = Aligned(ref _packB, (directB ? nr : RoundUp(Math.Min(NC, n1 - n0), nr)) * kcMax);
         var tile = stackalloc float[mr * nr + 16];
         var edge = (float*)(((nint)tile + 63) & ~(nint)63);
-        var directB = job.TransB == Transpose.No && m1 - m0 <= DirectBRows;
 
         for (var jc = n0; jc < n1; jc += NC)
         {
@@ -286,6 +288,8 @@ public static unsafe partial class Gemm
             }
         }
     }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     private static void MergeEdge(float* tile, int nr, float* c, int ldc, int rows, int cols, float beta)
     {

@@ -71,6 +71,26 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [InlineData(Transpose.No, Transpose.No)]
+    [InlineData(Transpose.Yes, Transpose.Yes)]
+    public void Multiply_OneOrTwoThreads_BitIdentical(Transpose ta, Transpose tb)
+    {
+        // Threads split C on tile boundaries and each element sums its products in the same order, so training gives
+        // the same weights whatever the thread count.
+        var rng = new Random(21);
+        const int M = 301, N = 203, K = 517;
+        var a = TestData.Uniform(rng, M * K);
+        var b = TestData.Uniform(rng, K * N);
+        var one = TestData.Uniform(rng, M * N);
+        var two = (float[])one.Clone();
+
+        Gemm.Multiply(ta, tb, M, N, K, 0.5f, a, ta == Transpose.No ? K : M, b, tb == Transpose.No ? N : K, 0.25f, one, N, threads: 1);
+        Gemm.Multiply(ta, tb, M, N, K, 0.5f, a, ta == Transpose.No ? K : M, b, tb == Transpose.No ? N : K, 0.25f, two, N, threads: 2);
+
+        Assert.Equal(one, two);
+    }
+
     [Fact]
     public void Multiply_BetaZero_IgnoresNaNInC()
     {
