@@ -48,30 +48,15 @@ public sealed record GemmOptions
 
     public static (GemmOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
     {
-        var options = new GemmOptions();
-        for (var i = 0; i < args.Count; i++)
+        var (pairs, error) = BenchArguments.Split(args);
+        if (pairs is null)
         {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
-            {
-                return (null, $"unexpected argument '{arg}'");
-            }
+            return (null, error);
+        }
 
-            string name, value;
-            var equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (equals > 0)
-            {
-                (name, value) = (arg[2..equals], arg[(equals + 1)..]);
-            }
-            else if (i + 1 < args.Count)
-            {
-                (name, value) = (arg[2..], args[++i]);
-            }
-            else
-            {
-                return (null, $"option '{arg}' needs a value");
-            }
-
+        var options = new GemmOptions();
+        foreach (var (name, value) in pairs)
+        {
             var list = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             switch (name)
             {

@@ -36,32 +36,15 @@ public sealed record LoadOptions
     /// <summary>Parses <paramref name="args"/>; returns null and an error message when they are wrong.</summary>
     public static (LoadOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
     {
-        var options = new LoadOptions();
-        for (var i = 0; i < args.Count; i++)
+        var (pairs, error) = BenchArguments.Split(args);
+        if (pairs is null)
         {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
-            {
-                return (null, $"unexpected argument '{arg}'");
-            }
+            return (null, error);
+        }
 
-            string name, value;
-            var equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (equals > 0)
-            {
-                name = arg[2..equals];
-                value = arg[(equals + 1)..];
-            }
-            else if (i + 1 < args.Count)
-            {
-                name = arg[2..];
-                value = args[++i];
-            }
-            else
-            {
-                return (null, $"option '{arg}' needs a value");
-            }
-
+        var options = new LoadOptions();
+        foreach (var (name, value) in pairs)
+        {
             switch (name)
             {
                 case "duration" when TryParseSeconds(value, 1, 120, out var seconds):
