@@ -1,5 +1,6 @@
 using Mesh.Contracts;
 using Mesh.Dapr;
+using Mesh.Learning.Metrics;
 using Mesh.Models;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +22,7 @@ public sealed class StreamingTrainer(
     ILogger<StreamingTrainer> logger) : BackgroundService, IStatsContributor
 {
     private readonly List<LabelledExample> _window = [];
-    private readonly NormalizedEntropy _servedNe = new();
+    private readonly BinaryMetrics _served = new();
     private readonly Lock _statsLock = new();
     private readonly SemaphoreSlim _collecting = new(1, 1);
     private OnlineTrainer _trainer = new(RankingModel.Initial, options.Value.LearningRate);
@@ -93,7 +94,7 @@ public sealed class StreamingTrainer(
         {
             lock (_statsLock)
             {
-                _servedNe.Add(example.ServedScore, example.Clicked);
+                _served.Add((float)example.ServedScore, example.Clicked ? 1f : 0f);
             }
 
             _window.Add(example);
@@ -106,26 +107,26 @@ public sealed class StreamingTrainer(
 
     private async Task CloseWindowAsync(CancellationToken cancellationToken)
     {
-        var candidate = new NormalizedEntropy();
-        var serving = new NormalizedEntropy();
+        var candidate = new BinaryMetrics();
+        var serving = new BinaryMetrics();
         var servingTier = _serving.Tier(Tiers.Large);
         foreach (var e in _window)
         {
-            candidate.Add(_trainer.Predict(Tiers.Large, e.Input), e.Clicked);
-            serving.Add(servingTier.Predict(e.Input), e.Clicked);
+            candidate.Add((float)_trainer.Predict(Tiers.Large, e.Input), e.Clicked ? 1f : 0f);
+            serving.Add((float)servingTier.Predict(e.Input), e.Clicked ? 1f : 0f);
         }
 
         Interlocked.Increment(ref _windows);
         lock (_statsLock)
         {
-            _lastCandidateNe = candidate.Value;
-            _lastServingNe = serving.Value;
+            _lastCandidateNe = candidate.NormalizedEntropy;
+            _lastServingNe = serving.NormalizedEntropy;
         }
 
         // NaN (a window without clicks) compares false: nothing is published on a window that cannot tell.
-        if (_trainedSincePublish > 0 && candidate.Value <= serving.Value)
+        if (_trainedSincePublish > 0 && candidate.NormalizedEntropy <= serving.NormalizedEntropy)
         {
-            await PublishAsync(candidate.Value, serving.Value, cancellationToken);
+            await PublishAsync(candidate.NormalizedEntropy, serving.NormalizedEntropy, cancellationToken);
         }
         else
         {
@@ -203,9 +204,9 @@ public sealed class StreamingTrainer(
         lock (_statsLock)
         {
             // servedNe: what the mesh actually served, over every labelled impression so far.
-            stats["servedNe"] = Finite(_servedNe.Value);
-            stats["baseRateNe"] = BaseRateNe(_servedNe);
-            stats["labelledImpressions"] = _servedNe.Count;
+            stats["servedNe"] = Finite(_served.NormalizedEntropy);
+            stats["baseRateNe"] = BaseRateNe(_served);
+            stats["labelledImpressions"] = _served.Examples;
             stats["trainer"] = new
             {
                 publishedVersion = PublishedVersion,
@@ -215,7 +216,7 @@ public sealed class StreamingTrainer(
                 lastServingNe = Finite(_lastServingNe),
                 pendingLabels = joiner.PendingCount,
                 lateClicks = joiner.LateClicks,
-                clicks = _servedNe.Positives,
+                clicks = (long)Math.Round(_served.BaseRate * _served.Weight),
             };
         }
     }
@@ -224,7 +225,7 @@ public sealed class StreamingTrainer(
     /// NE of always predicting the observed click rate p: its mean log loss is H(p), the very denominator of NE,
     /// so it is exactly 1 once both labels occur. Reported so a reader can compare without knowing that.
     /// </summary>
-    private static double? BaseRateNe(NormalizedEntropy ne) => ne.Positives > 0 && ne.Positives < ne.Count ? 1.0 : null;
+    private static double? BaseRateNe(BinaryMetrics served) => served.BaseRate is > 0 and < 1 ? 1.0 : null;
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }
