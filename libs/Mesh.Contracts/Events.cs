@@ -18,6 +18,17 @@ public sealed record UserActed
     public required DateTimeOffset OccurredAt { get; init; }
 }
 
+/// <summary>
+/// One of a user's recent organic events, as user-model keeps them: the behaviour sequence that the user tower and the
+/// sequence models read. Stored and served with the user's embedding, so the trainer sees the sequence serving used.
+/// </summary>
+public sealed record RecentEvent
+{
+    public required string Category { get; init; }
+    public UserActionKind Kind { get; init; }
+    public required DateTimeOffset OccurredAt { get; init; }
+}
+
 public enum UserActionKind
 {
     View,

@@ -1,76 +1,167 @@
-using System.Numerics.Tensors;
+using System.Text.Json.Nodes;
+using Mesh.Contracts;
+using Mesh.Learning;
+using Mesh.Learning.Checkpoints;
+using Mesh.Models.Features;
+using Mesh.Models.Networks;
 
 namespace Mesh.Models;
 
 /// <summary>
-/// One tier's model: logistic regression over hashed and dense features. A loaded instance is never mutated, so any
-/// number of requests may read it while a newer version is loaded beside it.
+/// One published version of the ranking model: the user tower (which user-model runs) and one network per tier (which
+/// the ranker runs). A loaded instance is only read, so any number of threads may score with it while a newer version
+/// loads beside it.
 /// </summary>
-public sealed class LogisticTier
+public sealed class RankingModel
 {
-    public LogisticTier(string name, float[] hashedWeights, float[] denseWeights)
+    /// <summary>The architecture name in the checkpoint header.</summary>
+    public const string Architecture = "mesh-ranking";
+
+    private RankingModel(UserTower userTower, IReadOnlyDictionary<string, RankingNetwork> tiers, long version, long trainedExamples, IReadOnlyDictionary<string, double> metrics)
     {
-        if (hashedWeights.Length != 1 << RankingFeatures.HashBits || denseWeights.Length != RankingFeatures.DenseCount(name))
+        UserTower = userTower;
+        Tiers = tiers;
+        Version = version;
+        TrainedExamples = trainedExamples;
+        Metrics = metrics;
+    }
+
+    public UserTower UserTower { get; }
+
+    public IReadOnlyDictionary<string, RankingNetwork> Tiers { get; }
+
+    public long Version { get; }
+
+    public long TrainedExamples { get; }
+
+    /// <summary>What the trainer measured when it published this version (for example <c>validationNe</c>).</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; }
+
+    public IEnumerable<Mesh.Learning.Parameter> Parameters => UserTower.Parameters.Concat(Tiers.Values.SelectMany(t => t.Parameters));
+
+    /// <summary>
+    /// Version 0, untrained: the mesh's tiers (DHEN small and large), seeded, predicting <see cref="Priors.ClickRate"/>
+    /// for everything. What serves before the trainer has published, and where the trainer starts.
+    /// </summary>
+    public static RankingModel CreateInitial(int seed = 1)
+    {
+        var rng = new Random(seed);
+        var tiers = new Dictionary<string, RankingNetwork>
         {
-            throw new ArgumentException($"Tier '{name}' expects {1 << RankingFeatures.HashBits} hashed and {RankingFeatures.DenseCount(name)} dense weights.");
+            [Contracts.Tiers.Small] = new Dhen(Contracts.Tiers.Small, DhenConfig.Small, rng),
+            [Contracts.Tiers.Large] = new Dhen(Contracts.Tiers.Large, DhenConfig.Large, rng),
+        };
+        return new RankingModel(new UserTower("user", rng), tiers, 0, 0, new Dictionary<string, double>());
+    }
+
+    public RankingNetwork Tier(string name) =>
+        Tiers.TryGetValue(name, out var tier) ? tier : throw new ArgumentException($"Unknown tier '{name}'.", nameof(name));
+
+    /// <summary>The user tower's embedding of a user's recent events, as of <paramref name="at"/>; zeros for no events.</summary>
+    public float[] EmbedUser(string userId, IReadOnlyList<RecentEvent> recent, DateTimeOffset at)
+    {
+        var batch = RankingBatch.Create([new RankingInput { UserId = userId, Context = new RankContext(), At = at, Recent = recent, Ads = [] }]);
+        var g = Graph.ForInference();
+        return UserTower.Forward(g, batch).ToArray();
+    }
+
+    /// <summary>
+    /// Click probabilities of <paramref name="request"/>'s candidates by <paramref name="tier"/>. With an
+    /// <paramref name="exit"/> rule, a DHEN tier stops hopeless candidates early (see <see cref="EarlyExitRule"/>).
+    /// Uses the request's served embedding, or computes it with the user tower when there is none.
+    /// </summary>
+    public TierScores Score(string tier, RankingInput request, EarlyExitRule? exit = null, int gemmThreads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var network = Tier(tier);
+        var batch = RankingBatch.Create([request]);
+        var g = Graph.ForInference();
+        g.GemmThreads = gemmThreads;
+        var user = UserEmbeddings(g, batch);
+        var scores = new float[batch.Candidates];
+        var layers = 1L * batch.Candidates * (network is Dhen d ? d.Depth : 1);
+        if (exit is { } rule && network is Dhen dhen)
+        {
+            layers = dhen.ScoreWithEarlyExit(g, batch, user, rule, scores);
+        }
+        else
+        {
+            network.Score(batch, user, scores, g);
         }
 
-        Name = name;
-        HashedWeights = hashedWeights;
-        DenseWeights = denseWeights;
+        return new TierScores(scores, layers);
     }
 
-    public string Name { get; }
-    public float[] HashedWeights { get; }
-    public float[] DenseWeights { get; }
-
-    /// <summary>A tier predicting <paramref name="prior"/> for everything.</summary>
-    public static LogisticTier Prior(string name, double prior)
+    /// <summary>The user embeddings (R, dim) of a batch: the served ones when every request has one, else the tower's.</summary>
+    public Tensor UserEmbeddings(Graph g, RankingBatch batch)
     {
-        var hashed = new float[1 << RankingFeatures.HashBits];
-        hashed[0] = (float)Math.Log(prior / (1 - prior));
-        return new LogisticTier(name, hashed, new float[RankingFeatures.DenseCount(name)]);
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(batch);
+        return batch.UsesServedEmbeddings
+            ? g.Input(batch.ServedEmbeddings, new Shape(batch.Requests, FeatureSpace.UserEmbeddingDimension))
+            : UserTower.Forward(g, batch);
     }
 
-    public double Logit(ReadOnlySpan<int> hashed, ReadOnlySpan<float> dense)
+    /// <summary>The model as a checkpoint (see <see cref="Checkpoint"/>): architecture, tiers and metrics in the header.</summary>
+    public byte[] ToCheckpoint(long version, long trainedExamples, IReadOnlyDictionary<string, double>? metrics = null)
     {
-        var z = 0.0;
-        foreach (var i in hashed)
+        var tiers = new JsonObject();
+        foreach (var (name, network) in Tiers)
         {
-            z += HashedWeights[i];
+            tiers[name] = new JsonObject { ["architecture"] = network.Architecture, ["config"] = network.Config };
         }
 
-        return z + TensorPrimitives.Dot(DenseWeights, dense);
+        var info = new CheckpointInfo
+        {
+            Architecture = Architecture,
+            Step = trainedExamples,
+            Config = new JsonObject { ["version"] = version, ["userTower"] = UserTower.Config, ["tiers"] = tiers },
+            Metrics = metrics ?? new Dictionary<string, double>(),
+        };
+        using var stream = new MemoryStream();
+        Checkpoint.Save(stream, info, Parameters);
+        return stream.ToArray();
     }
 
-    public double Predict(in FeatureInput x)
+    /// <summary>Rebuilds the architecture the header names and loads its tensors; a corrupt or mismatched checkpoint throws <see cref="CheckpointException"/>.</summary>
+    public static RankingModel FromCheckpoint(byte[] checkpoint)
     {
-        Span<int> hashed = stackalloc int[RankingFeatures.HashedCount(Name)];
-        Span<float> dense = stackalloc float[RankingFeatures.DenseCount(Name)];
-        RankingFeatures.Write(Name, x, hashed, dense);
-        return Sigmoid(Logit(hashed, dense));
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var contents = Checkpoint.Read(checkpoint);
+        if (contents.Info.Architecture != Architecture || contents.Info.Config?["tiers"] is not JsonObject tierConfigs)
+        {
+            throw new CheckpointException($"checkpoint is '{contents.Info.Architecture}', expected '{Architecture}' with tiers");
+        }
+
+        var rng = new Random(0); // weights are overwritten by the load
+        var tiers = new Dictionary<string, RankingNetwork>();
+        foreach (var (name, node) in tierConfigs)
+        {
+            tiers[name] = NetworkFactory.Create(name, (string)node!["architecture"]!, node["config"]!.AsObject(), rng);
+        }
+
+        var model = new RankingModel(new UserTower("user", rng), tiers, (long)contents.Info.Config["version"]!, contents.Info.Step, contents.Info.Metrics);
+        using var stream = new MemoryStream(checkpoint);
+        Checkpoint.Load(stream, Architecture, model.Parameters);
+        return model;
     }
 
-    public LogisticTier Clone() => new(Name, (float[])HashedWeights.Clone(), (float[])DenseWeights.Clone());
-
-    public static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
+    /// <summary>The same weights under another version (deep copy through the checkpoint format).</summary>
+    public RankingModel WithVersion(long version, long trainedExamples, IReadOnlyDictionary<string, double>? metrics = null) =>
+        FromCheckpoint(ToCheckpoint(version, trainedExamples, metrics));
 }
 
-/// <summary>A published ranking model: one <see cref="LogisticTier"/> per tier, and the version that names them.</summary>
-public sealed class RankingModel(long version, long trainedExamples, IReadOnlyDictionary<string, LogisticTier> tiers)
+/// <summary>Scores of one request's candidates, and the candidate-layers computed (the early-exit compute measure).</summary>
+public sealed record TierScores(float[] Scores, long CandidateLayers);
+
+/// <summary>Builds a network from its checkpoint description.</summary>
+public static class NetworkFactory
 {
-    /// <summary>The click rate an untrained model predicts.</summary>
-    public const double DefaultPrior = 0.04;
-
-    public long Version { get; } = version;
-    public long TrainedExamples { get; } = trainedExamples;
-    public IReadOnlyDictionary<string, LogisticTier> Tiers { get; } = tiers;
-
-    /// <summary>Version 0: what serves before the trainer published anything.</summary>
-    public static RankingModel Initial { get; } = new(0, 0, Contracts.Tiers.All.ToDictionary(t => t, t => LogisticTier.Prior(t, DefaultPrior)));
-
-    public LogisticTier Tier(string name) => Tiers.TryGetValue(name, out var tier) ? tier : throw new ArgumentException($"Unknown tier '{name}'.", nameof(name));
-
-    public RankingModel WithVersion(long version, long trainedExamples) =>
-        new(version, trainedExamples, Tiers.ToDictionary(t => t.Key, t => t.Value.Clone()));
+    public static RankingNetwork Create(string name, string architecture, JsonObject config, Random rng) => architecture switch
+    {
+        "dhen" => new Dhen(name, DhenConfig.FromJson(config), rng),
+        "interformer" => new InterFormer(name, InterFormerConfig.FromJson(config), rng),
+        "logistic" => new LogisticRegression(name, rng),
+        _ => throw new CheckpointException($"unknown network architecture '{architecture}' for tier '{name}'"),
+    };
 }

@@ -38,6 +38,52 @@ public sealed partial class Graph
     }
 
     /// <summary>
+    /// Rows of <paramref name="x"/> picked by index: (R, ...) -> (N, ...) with output row i = x[rows[i]]. Broadcasts what
+    /// is computed once per request (the user side) to each of its candidates; the gradient is summed back per source
+    /// row. <paramref name="rows"/> must stay unchanged until the backward pass.
+    /// </summary>
+    public Tensor Gather(Tensor x, ReadOnlyMemory<int> rows)
+    {
+        if (x.Shape.Rank < 1)
+        {
+            throw new ArgumentException("gather: x needs a leading axis", nameof(x));
+        }
+
+        var source = x.Shape[0];
+        var width = source == 0 ? 0 : x.Length / source;
+        Span<int> dims = stackalloc int[Shape.MaxRank];
+        x.Shape.CopyTo(dims);
+        dims[0] = rows.Length;
+        var y = Output(new Shape(dims[..x.Shape.Rank]), Tracks(x));
+        var index = rows.Span;
+        for (var i = 0; i < index.Length; i++)
+        {
+            if ((uint)index[i] >= (uint)source)
+            {
+                throw new ArgumentOutOfRangeException(nameof(rows), $"gather: row {index[i]} outside the {source} rows of {x.Shape}");
+            }
+
+            x.Span.Slice(index[i] * width, width).CopyTo(y.Span.Slice(i * width, width));
+        }
+
+        if (y.Grad is not null)
+        {
+            Record(static s =>
+            {
+                var (x, y, rows, width) = s;
+                var index = rows.Span;
+                for (var i = 0; i < index.Length; i++)
+                {
+                    var into = x.Grad!.Span.Slice(index[i] * width, width);
+                    TensorPrimitives.Add(into, y.Grad!.Span.Slice(i * width, width), into);
+                }
+            }, (x, y, rows, width));
+        }
+
+        return y;
+    }
+
+    /// <summary>
     /// Concatenation along the last (feature) axis: parts (..., D_i) with equal leading axes -> (..., Σ D_i).
     /// </summary>
     public Tensor Concat(params ReadOnlySpan<Tensor> parts)

@@ -118,6 +118,28 @@ public class OpGradientTests
         GradCheck.Check(g => g.Mul(g.Reshape(a.Value, new Shape(n * d1)), g.Reshape(a.Value, new Shape(n * d1))), [a], seed);
     }
 
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Gather_RandomRowsWithRepeats_MatchFiniteDifferences(int seed)
+    {
+        var rng = new Random(seed);
+        int r = rng.Next(1, 5), d = rng.Next(1, 6), n = rng.Next(1, 9);
+        var x = TestData.Normal("x", rng, 1f, r, d);
+        var rows = Enumerable.Range(0, n).Select(_ => rng.Next(r)).ToArray();
+
+        GradCheck.Check(g => g.Gather(x.Value, rows), [x], seed);
+    }
+
+    [Fact]
+    public void Gather_CopiesTheNamedRowsAndRefusesAnIndexOutside()
+    {
+        var x = Tensor.From([1, 2, 3, 4, 5, 6], 3, 2);
+        var graph = new Graph(training: false);
+
+        Assert.Equal([5f, 6f, 1f, 2f, 5f, 6f], graph.Gather(x, new[] { 2, 0, 2 }).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => graph.Gather(x, new[] { 3 }));
+    }
+
     [Fact]
     public void StopGradient_BlocksOnlyTheStoppedPath()
     {

@@ -1,0 +1,50 @@
+using System.Text.Json.Nodes;
+using Mesh.Learning;
+using Mesh.Learning.Layers;
+using Mesh.Models.Features;
+
+namespace Mesh.Models.Networks;
+
+/// <summary>
+/// A click model over a <see cref="RankingBatch"/>. The user side (R rows) is computed once per request and broadcast to
+/// the request's candidates; the candidate side (N rows) is what grows with the candidate count.
+/// </summary>
+public abstract class RankingNetwork(string name) : Module(name)
+{
+    /// <summary>The architecture's name in checkpoints: <c>dhen</c>, <c>interformer</c>, <c>logistic</c>.</summary>
+    public abstract string Architecture { get; }
+
+    /// <summary>Multiply-adds times two of one forward pass, split into the per-request and the per-candidate part.</summary>
+    public abstract NetworkCost Cost { get; }
+
+    /// <summary>The shape settings that rebuild this network (stored in checkpoints).</summary>
+    public abstract JsonObject Config { get; }
+
+    /// <summary>
+    /// Logits (N) of every prediction head, the final head last. <paramref name="user"/> is the user embedding (R,
+    /// <see cref="FeatureSpace.UserEmbeddingDimension"/>): the user tower's output in training, the served one in serving.
+    /// </summary>
+    public abstract IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user);
+
+    /// <summary>Final-head click probabilities into <paramref name="scores"/> (N), on the calling thread's inference graph.</summary>
+    public virtual void Score(RankingBatch batch, Tensor user, Span<float> scores, Graph g)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(g);
+        var heads = Forward(g, batch, user);
+        System.Numerics.Tensors.TensorPrimitives.Sigmoid(heads[^1].Span, scores);
+    }
+}
+
+/// <summary>FLOPs (2 per multiply-add) of one forward pass: once per request, and once per candidate.</summary>
+public readonly record struct NetworkCost(long FlopsPerCandidate, long FlopsPerRequest)
+{
+    /// <summary>2·in·out: one dense layer on one row.</summary>
+    public static long Dense(int inFeatures, int outFeatures) => 2L * inFeatures * outFeatures;
+
+    /// <summary>Self-attention over <paramref name="tokens"/> tokens of <paramref name="dim"/>: four projections plus scores and weighted sums.</summary>
+    public static long SelfAttention(int tokens, int dim) => (4 * tokens * Dense(dim, dim)) + (2 * 2L * tokens * tokens * dim);
+
+    public static NetworkCost operator +(NetworkCost a, NetworkCost b) =>
+        new(a.FlopsPerCandidate + b.FlopsPerCandidate, a.FlopsPerRequest + b.FlopsPerRequest);
+}
