@@ -189,13 +189,12 @@ public static class QualityBenchmark
         var trainer = new RankingTrainer(tower, [network], new TrainingSettings { GemmThreads = 1 });
         var track = new QualityTrack(impressions);
         var clock = Stopwatch.StartNew();
-        var report = Math.Max(1, batches.Count / 4);
         for (var i = 0; i < batches.Count; i++)
         {
             var b = batches[i];
             var predictions = trainer.Step(b.Batch)[0];
             track.Add(predictions, b.Batch.Labels, b.First, b.Segments);
-            if ((i + 1) % report == 0 && i + 1 < batches.Count)
+            if (i + 1 < batches.Count && (i + 1) * 4 / batches.Count != i * 4 / batches.Count)
             {
                 lock (progress)
                 {

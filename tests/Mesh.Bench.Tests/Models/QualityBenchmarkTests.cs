@@ -76,7 +76,7 @@ public class QualityBenchmarkTests(TinyQualityRun run) : IClassFixture<TinyQuali
     [Fact]
     public void Measure_WithDhenLarge_EarlyExitTableFromNoExitToThresholdOne()
     {
-        var options = QualityOptions.Parse(["--impressions", "3000", "--models", "large", "--holdout", "20", "--thresholds", "0,0.5,1"]).Options!;
+        var options = QualityOptions.Parse(["--impressions", "1000", "--models", "large", "--holdout", "10", "--thresholds", "0,0.5,1"]).Options!;
 
         var result = QualityBenchmark.Measure(options, TextWriter.Null);
 
