@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the benchmark tool (and, for load, the standalone host) in Release, then runs one benchmark.
-# Usage: bench/run.sh <benchmark> [options]     e.g. bench/run.sh load --duration 10 --concurrency 8, bench/run.sh gemm
+# Usage: bench/run.sh <benchmark> [options]     e.g. bench/run.sh load --duration 10 --concurrency 8, bench/run.sh quality
 set -euo pipefail
 
 usage() {
     echo "usage: bench/run.sh <benchmark> [options]"
-    echo "  load   POST /v1/rank on the standalone host against the bare-rank baseline (see bench/README.md)"
-    echo "  gemm   GFLOP/s of the learning engine's GEMM against OpenBLAS (libopenblas0) in the same run"
+    echo "  load     POST /v1/rank on the standalone host against the bare-rank baseline (see bench/README.md)"
+    echo "  gemm     GFLOP/s of the learning engine's GEMM against OpenBLAS (libopenblas0) in the same run"
+    echo "  infer    candidates/s and model FLOP utilisation of the ranking networks (forward pass) against the GEMM rate"
+    echo "  train    examples/s and model FLOP utilisation of a training step against the GEMM rate"
+    echo "  quality  NE, AUC, calibration of every model on the synthetic world (1M impressions: about 10 minutes)"
     echo "run 'bench/run.sh help' for every option"
 }
 
