@@ -59,7 +59,8 @@ public class LearningTests
             "interformer" => new InterFormer("interformer", new InterFormerConfig(Width: 8, Layers: 1, SummaryTokens: 2, Heads: 2, Hidden: 32), rng),
             _ => new LogisticRegression("logistic", rng),
         };
-        var trainer = new RankingTrainer(tower, [net]);
+        // The defaults are tuned for a million-impression pass; a stream this short needs the larger dense step.
+        var trainer = new RankingTrainer(tower, [net], new TrainingSettings { DenseLearningRate = 1e-3f, SparseLearningRate = 0.05f });
         var metrics = new BinaryMetrics();
         for (var step = 0; step < steps; step++)
         {
