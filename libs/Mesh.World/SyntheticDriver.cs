@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Mesh.Contracts;
 using Mesh.Dapr;
+using Mesh.Learning.Metrics;
 
 namespace Mesh.World;
 
@@ -31,8 +32,8 @@ public sealed class SyntheticDriver
 
     private readonly Lock _statsLock = new();
     private readonly PriorityQueue<FeedbackRequest, (long DueTicks, long Sequence)> _pending = new();
-    private readonly NormalizedEntropy _servedNe = new();
-    private readonly NormalizedEntropy _optimalNe = new();
+    private readonly BinaryMetrics _servedNe = new();
+    private readonly BinaryMetrics _optimalNe = new();
     private long _feedbackSequence;
     private long _requestsSent;
     private long _requestsFailed;
@@ -83,7 +84,7 @@ public sealed class SyntheticDriver
         {
             lock (_statsLock)
             {
-                var served = _servedNe.Snapshot();
+                var served = Ne.Of(_servedNe);
                 return new DriverStats
                 {
                     RequestsSent = _requestsSent,
@@ -97,7 +98,7 @@ public sealed class SyntheticDriver
                     FeedbackPending = _pending.Count,
                     ServedNe = served,
                     BaseRateNe = Ne.BaseRate(served.Count, served.Positives),
-                    OptimalNe = _optimalNe.Snapshot(),
+                    OptimalNe = Ne.Of(_optimalNe),
                 };
             }
         }
@@ -255,8 +256,8 @@ public sealed class SyntheticDriver
 
                 var p = request.ClickProbabilities[j];
                 var clicked = plan.Uniforms[j] < p;
-                _servedNe.Add(item.Score, clicked);
-                _optimalNe.Add(p, clicked);
+                _servedNe.Add((float)item.Score, clicked ? 1f : 0f);
+                _optimalNe.Add((float)p, clicked ? 1f : 0f);
                 impressions++;
                 if (clicked)
                 {

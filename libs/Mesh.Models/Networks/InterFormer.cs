@@ -12,7 +12,11 @@ public sealed record InterFormerConfig(int Width, int Layers, int SummaryTokens,
 
     public JsonObject ToJson() => new()
     {
-        ["width"] = Width, ["layers"] = Layers, ["summaryTokens"] = SummaryTokens, ["heads"] = Heads, ["hidden"] = Hidden,
+        ["width"] = Width,
+        ["layers"] = Layers,
+        ["summaryTokens"] = SummaryTokens,
+        ["heads"] = Heads,
+        ["hidden"] = Hidden,
     };
 
     public static InterFormerConfig FromJson(JsonObject json)
