@@ -56,6 +56,12 @@ public sealed record UserEmbedding
 
     /// <summary>How many of the user's events the vector summarises.</summary>
     public int EventCount { get; init; }
+
+    /// <summary>
+    /// The events the vector summarises, oldest first (the newest <c>16</c> at most), so that whoever serves the vector
+    /// can log the sequence behind it and the trainer can train the user tower on it. Null from older writers.
+    /// </summary>
+    public IReadOnlyList<RecentEvent>? Recent { get; init; }
 }
 
 /// <summary>
@@ -92,6 +98,12 @@ public sealed record ServedEmbedding
 
     /// <summary>Age of the vector when served, in milliseconds; 0 for the default embedding.</summary>
     public double AgeMs { get; init; }
+
+    /// <summary>
+    /// The events the vector summarises (<see cref="UserEmbedding.Recent"/>), oldest first; null for the default
+    /// embedding. The trainer recomputes the user tower from them, as of <c>servedAt - ageMs</c>.
+    /// </summary>
+    public IReadOnlyList<RecentEvent>? Recent { get; init; }
 }
 
 /// <summary>Where the router found a user embedding (ERCache outcome).</summary>
