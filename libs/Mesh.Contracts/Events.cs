@@ -37,9 +37,10 @@ public enum UserActionKind
 }
 
 /// <summary>Topic <c>user-embeddings</c>. user-model recomputed a user's embedding; the same value is in the <c>embeddings</c> store.</summary>
+/// <remarks>Schema 2 added <see cref="UserEmbedding.Recent"/>.</remarks>
 public sealed record UserEmbeddingUpdated
 {
-    public int SchemaVersion { get; init; } = 1;
+    public int SchemaVersion { get; init; } = 2;
     public required string UserId { get; init; }
     public required UserEmbedding Embedding { get; init; }
 }
@@ -68,9 +69,10 @@ public sealed record UserEmbedding
 /// Topic <c>impressions</c>. The ads one rank request served, with the exact inputs the model saw, so that the
 /// trainer learns from what serving used (cache misses, failovers and precompute misses included).
 /// </summary>
+/// <remarks>Schema 2 added <see cref="ServedEmbedding.Recent"/>.</remarks>
 public sealed record ImpressionsServed
 {
-    public int SchemaVersion { get; init; } = 1;
+    public int SchemaVersion { get; init; } = 2;
     public required string RequestId { get; init; }
     public required string UserId { get; init; }
     public required DateTimeOffset ServedAt { get; init; }

@@ -19,6 +19,9 @@ namespace Mesh.Standalone.Tests;
 public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
 {
     private TimeSpan _sinceCollect;
+#pragma warning disable CA2211
+    public static TimeSpan Serve, Train, Load;
+#pragma warning restore CA2211
 
     public FakeTimeProvider Clock { get; } = TestClock.Create();
 
@@ -40,7 +43,7 @@ public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
     }
 
     public SyntheticDriver CreateDriver(int seed = 7) => new(
-        new SyntheticWorld(new WorldOptions { Seed = seed }, Clock.GetUtcNow()),
+        new SyntheticWorld(new WorldOptions { Seed = int.Parse(Environment.GetEnvironmentVariable("WSEED") ?? seed.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture), BaseLogit = double.Parse(Environment.GetEnvironmentVariable("BASELOGIT") ?? "-5.9", System.Globalization.CultureInfo.InvariantCulture) }, Clock.GetUtcNow()),
         CreateClient(),
         Clock,
         new DriverOptions { Seed = seed, RequestsPerSecond = 100, CandidatesPerRequest = 50, K = 10 });
@@ -51,15 +54,21 @@ public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
     /// </summary>
     public async Task StepAsync(SyntheticDriver driver, TimeSpan step)
     {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         Clock.Advance(step);
         await driver.StepAsync(step);
         await SettleAsync();
+        Serve += sw.Elapsed;
+        sw.Restart();
         _sinceCollect += step;
         if (_sinceCollect >= TimeSpan.FromSeconds(1))
         {
             _sinceCollect = TimeSpan.Zero;
             await Services.GetRequiredService<StreamingTrainer>().CollectAsync(CancellationToken.None);
+            Train += sw.Elapsed;
+            sw.Restart();
             await SettleAsync();
+            Load += sw.Elapsed;
         }
     }
 

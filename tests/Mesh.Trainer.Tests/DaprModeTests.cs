@@ -172,7 +172,7 @@ public sealed class DaprModeTests : IAsyncLifetime
             $$"""{"impressionId":"{{impressionPrefix}}{{i}}","adId":"a{{i}}","category":"{{(i < 3 ? "hot" : "cold")}}","position":{{i}},"score":0.1}"""));
         var vector = string.Join(',', Enumerable.Repeat("0.1", 32));
         return CloudEvent(id, "impressions", $$"""
-            {"schemaVersion":1,"requestId":"r-{{id}}","userId":"u1","servedAt":"{{servedAt}}","context":{"surface":"feed","device":"web","hour":12},
+            {"schemaVersion":2,"requestId":"r-{{id}}","userId":"u1","servedAt":"{{servedAt}}","context":{"surface":"feed","device":"web","hour":12},
              "modelVersion":0,"tier":"large","embedding":{"source":"store","vector":[{{vector}}],"modelVersion":0,"ageMs":1500,
              "recent":[{"category":"hot","kind":"engage","occurredAt":"2026-01-05T11:59:40Z"},{"category":"cold","kind":"view","occurredAt":"2026-01-05T11:59:58.5Z"}]},
              "candidateCount":10,"items":[{{items}}]}

@@ -36,7 +36,8 @@ public sealed class StreamingTrainer(
     private readonly SemaphoreSlim _collecting = new(1, 1);
     private readonly Graph _evaluation = new(training: false) { GemmThreads = options.Value.GemmThreads };
     private Learner _learner = Learner.Start(RankingModel.CreateInitial(), options.Value);
-    private RankingModel _serving = RankingModel.CreateInitial();
+    private RankingModel _serving = RankingModel.CreateInitial(); // the serving version's weights, for its predictions
+    private long _publishedVersion;
     private ValidationWindow _window = new();
     private bool _differsFromServing;
     private long _trainedExamples;
@@ -47,7 +48,7 @@ public sealed class StreamingTrainer(
     private double _lastSmallNe = double.NaN;
 
     /// <summary>Version of the last model this trainer published (or resumed from).</summary>
-    public long PublishedVersion => Volatile.Read(ref _serving).Version;
+    public long PublishedVersion => Interlocked.Read(ref _publishedVersion);
 
     /// <summary>Resumes from the latest checkpoint before the loop starts, so nothing trains on the wrong weights.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -150,7 +151,7 @@ public sealed class StreamingTrainer(
         }
 
         var encoded = RankingBatch.Create([.. batch.Select(r => r.Input)], labels);
-        var serving = PredictFinalTier(Volatile.Read(ref _serving), encoded);
+        var serving = PredictFinalTier(_serving, encoded);
         var informative = _differsFromServing;
         var predictions = _learner.Trainer.Step(encoded);
         _differsFromServing = true;
@@ -196,7 +197,7 @@ public sealed class StreamingTrainer(
 
     private async Task PublishAsync(ValidationWindow window, CancellationToken cancellationToken)
     {
-        var version = Volatile.Read(ref _serving).Version + 1;
+        var version = PublishedVersion + 1;
         var examples = _learner.TrainedExamples;
         var validationNe = window.Candidate.NormalizedEntropy;
         var previousNe = window.Serving.NormalizedEntropy;
@@ -232,8 +233,9 @@ public sealed class StreamingTrainer(
             PreviousNe = previousNe,
         }, cancellationToken);
 
-        // The serving version is a frozen copy: the weights being trained move on.
-        Volatile.Write(ref _serving, await RunOffPoolAsync(() => RankingModel.FromCheckpoint(checkpoint)));
+        // The serving version's weights are a frozen copy: the weights being trained move on.
+        _serving = await RunOffPoolAsync(() => Freeze(model, _serving, checkpoint));
+        Interlocked.Exchange(ref _publishedVersion, version);
         _differsFromServing = false;
         logger.LogInformation("Published ranking model v{Version}: NE {Ne:F4} vs {PreviousNe:F4} serving, {Examples} examples", version, validationNe, previousNe, examples);
     }
@@ -259,13 +261,35 @@ public sealed class StreamingTrainer(
             var (model, serving) = await RunOffPoolAsync(() => (RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint)));
             _learner = Learner.Start(model, options.Value);
             Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
-            Volatile.Write(ref _serving, serving);
+            _serving = serving;
+            Interlocked.Exchange(ref _publishedVersion, model.Version);
             logger.LogInformation("Resumed training from model v{Version}", model.Version);
         }
         catch (Exception e) when (e is StateStoreException or CheckpointException or HttpRequestException)
         {
             logger.LogWarning(e, "Could not resume from the latest checkpoint; training from scratch");
         }
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="model"/>'s weights: into <paramref name="into"/>'s tensors when the two have the same
+    /// parameters (always, unless a resumed checkpoint changed the architecture), else rebuilt from the checkpoint.
+    /// </summary>
+    private static RankingModel Freeze(RankingModel model, RankingModel into, byte[] checkpoint)
+    {
+        var source = model.Parameters.ToList();
+        var target = into.Parameters.ToList();
+        if (source.Count != target.Count || source.Zip(target).Any(p => p.First.Name != p.Second.Name || p.First.Value.Length != p.Second.Value.Length))
+        {
+            return RankingModel.FromCheckpoint(checkpoint);
+        }
+
+        foreach (var (from, to) in source.Zip(target))
+        {
+            from.Value.Span.CopyTo(to.Value.Span);
+        }
+
+        return into;
     }
 
     // Training and checkpoint work is seconds of CPU a minute: a dedicated thread rather than a pool thread.
