@@ -37,9 +37,10 @@ public enum UserActionKind
 }
 
 /// <summary>Topic <c>user-embeddings</c>. user-model recomputed a user's embedding; the same value is in the <c>embeddings</c> store.</summary>
+/// <remarks>Schema 2 added <see cref="UserEmbedding.Recent"/>.</remarks>
 public sealed record UserEmbeddingUpdated
 {
-    public int SchemaVersion { get; init; } = 1;
+    public int SchemaVersion { get; init; } = 2;
     public required string UserId { get; init; }
     public required UserEmbedding Embedding { get; init; }
 }
@@ -56,15 +57,22 @@ public sealed record UserEmbedding
 
     /// <summary>How many of the user's events the vector summarises.</summary>
     public int EventCount { get; init; }
+
+    /// <summary>
+    /// The events the vector summarises, oldest first (the newest <c>16</c> at most), so that whoever serves the vector
+    /// can log the sequence behind it and the trainer can train the user tower on it. Null from older writers.
+    /// </summary>
+    public IReadOnlyList<RecentEvent>? Recent { get; init; }
 }
 
 /// <summary>
 /// Topic <c>impressions</c>. The ads one rank request served, with the exact inputs the model saw, so that the
 /// trainer learns from what serving used (cache misses, failovers and precompute misses included).
 /// </summary>
+/// <remarks>Schema 2 added <see cref="ServedEmbedding.Recent"/>.</remarks>
 public sealed record ImpressionsServed
 {
-    public int SchemaVersion { get; init; } = 1;
+    public int SchemaVersion { get; init; } = 2;
     public required string RequestId { get; init; }
     public required string UserId { get; init; }
     public required DateTimeOffset ServedAt { get; init; }
@@ -92,6 +100,12 @@ public sealed record ServedEmbedding
 
     /// <summary>Age of the vector when served, in milliseconds; 0 for the default embedding.</summary>
     public double AgeMs { get; init; }
+
+    /// <summary>
+    /// The events the vector summarises (<see cref="UserEmbedding.Recent"/>), oldest first; null for the default
+    /// embedding. The trainer recomputes the user tower from them, as of <c>servedAt - ageMs</c>.
+    /// </summary>
+    public IReadOnlyList<RecentEvent>? Recent { get; init; }
 }
 
 /// <summary>Where the router found a user embedding (ERCache outcome).</summary>

@@ -21,6 +21,12 @@ public sealed record RankRequest
 
     /// <summary>Latency budget for this request in milliseconds (1 to <see cref="MaxBudgetMs"/>); the router's default when absent.</summary>
     public int? BudgetMs { get; init; }
+
+    /// <summary>
+    /// Early-exit threshold of the final stage, 0 to 1: a candidate whose prediction after a layer is below this share
+    /// of the k-th best stops there. 0 never exits; the router's default when absent.
+    /// </summary>
+    public double? ExitThreshold { get; init; }
 }
 
 /// <summary>Where and how the ads will be shown.</summary>

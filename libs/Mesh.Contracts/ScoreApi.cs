@@ -18,6 +18,12 @@ public sealed record CascadeStage
 {
     public required string Tier { get; init; }
     public required int Keep { get; init; }
+
+    /// <summary>
+    /// Multi-head early exit, 0 to 1: after each layer of the tier, a candidate predicted below this share of the
+    /// <see cref="Keep"/>-th best still running stops with that layer's score. Null: no early exit.
+    /// </summary>
+    public double? ExitThreshold { get; init; }
 }
 
 /// <summary>Reply of <c>ranker/score</c>: the last stage's survivors, best first.</summary>
@@ -31,6 +37,9 @@ public sealed record ScoreResponse
 
     /// <summary>Candidates the final stage looked up in the precomputed store.</summary>
     public required int PrecomputedLookups { get; init; }
+
+    /// <summary>Compute spent: candidate-layers evaluated over every stage (a candidate through a 3-layer tier counts 3; early exit lowers it).</summary>
+    public long CandidateLayers { get; init; }
 }
 
 public sealed record ScoredCandidate

@@ -6,7 +6,7 @@ public static class StateKeys
     /// <summary><c>models</c>: the <see cref="ModelPointer"/> to the ranking model serving now. Keys avoid "/", which would not survive the sidecar URL.</summary>
     public const string LatestRankingModel = "ranker.latest";
 
-    /// <summary><c>models</c>: a ranking checkpoint by version.</summary>
+    /// <summary><c>models</c>: a ranking <see cref="ModelCheckpoint"/> by version.</summary>
     public static string RankingCheckpoint(long version) => $"ranker.v{version}";
 
     /// <summary><c>precomputed</c>: the <see cref="PrecomputedRepresentation"/> of a (user, ad) pair. Dapr keys may not contain "||".</summary>
@@ -21,6 +21,21 @@ public sealed record ModelPointer
 {
     public required long Version { get; init; }
     public required string CheckpointKey { get; init; }
+}
+
+/// <summary>
+/// Value of <see cref="StateKeys.RankingCheckpoint"/>: a model version as the trainer saved it. <see cref="Checkpoint"/>
+/// is the learning engine's binary checkpoint (magic number, format version, header, float32 tensors, SHA-256), which
+/// JSON carries as base64; the readers refuse one whose checksum or architecture does not match.
+/// </summary>
+public sealed record ModelCheckpoint
+{
+    public required long Version { get; init; }
+    public required long TrainedExamples { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The checkpoint bytes (base64 in JSON).</summary>
+    public required byte[] Checkpoint { get; init; }
 }
 
 /// <summary>A foundation-model representation computed ahead of time for one (user, ad) pair.</summary>

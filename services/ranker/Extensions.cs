@@ -1,6 +1,7 @@
 using Mesh.Contracts;
 using Mesh.Dapr;
 using Mesh.Ranker.Scoring;
+using Mesh.Serving;
 
 namespace Mesh.Ranker;
 
@@ -11,13 +12,10 @@ public static class Extensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<RankerOptions>();
-        services.AddSingleton<ServingModel>();
-        services.AddSingleton<ModelLoader>();
+        services.AddServingModel(AppIds.Ranker);
         services.AddSingleton<RankerMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RankerMetrics>());
         services.AddMethod<ScoreRequest, ScoreResponse, ScoreHandler>(AppIds.Ranker, Methods.Score);
-        services.AddSubscription<ModelPublished, ModelPublishedHandler>(AppIds.Ranker, Topics.ModelPublished);
-        services.AddHostedService<ModelStartupLoader>();
         return builder;
     }
 }

@@ -30,6 +30,14 @@ public sealed class RouterOptions
     [Range(1, 10_000)]
     public int FinalStageSize { get; set; } = 50;
 
+    /// <summary>
+    /// Early-exit threshold of the final stage for requests that name none (<c>exitThreshold</c>), 0 to 1: after each
+    /// layer of the tier, a candidate predicted below this share of the k-th best still running stops there. Null
+    /// (default): no early exit.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double? ExitThreshold { get; set; }
+
     /// <summary>Rank requests in flight above which new ones use the small tier only (load shedding). Default 64.</summary>
     [Range(1, 100_000)]
     public int MaxInFlightForLarge { get; set; } = 64;

@@ -8,16 +8,32 @@ public sealed class TrainerOptions
     /// <summary>How long after serving a click still counts; an impression with none by then is a negative. Default 10 s.</summary>
     public TimeSpan LabelWindow { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Labelled examples per progressive-validation window: each window is evaluated, then trained on. Default 2,000.</summary>
+    /// <summary>
+    /// Labelled examples per progressive-validation window: every example is predicted before it is trained on, and
+    /// each full window decides whether the weights are published. Every publish saves and reloads the whole model
+    /// (tens of megabytes), so this also bounds how often that happens. Default 2,000.
+    /// </summary>
     [Range(10, 10_000_000)]
     public int ValidationWindow { get; set; } = 2000;
 
     /// <summary>How often labels that left their window are collected and trained on. Default 1 s.</summary>
     public TimeSpan CollectInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Adagrad step size. Default 0.05.</summary>
+    /// <summary>Most requests (each with its served impressions) per training step. Default 64.</summary>
+    [Range(1, 10_000)]
+    public int BatchRequests { get; set; } = 64;
+
+    /// <summary>Adam's step for dense weights; null: the model library's default.</summary>
+    [Range(1e-7, 1)]
+    public double? DenseLearningRate { get; set; }
+
+    /// <summary>Row-wise Adagrad's step for embedding tables; null: the model library's default.</summary>
     [Range(1e-6, 10)]
-    public double LearningRate { get; set; } = 0.05;
+    public double? SparseLearningRate { get; set; }
+
+    /// <summary>Threads per GEMM in training; 0 is every core. Default 1, leaving the other cores to serving.</summary>
+    [Range(0, 256)]
+    public int GemmThreads { get; set; } = 1;
 
     /// <summary>Checkpoints kept in the model store besides the latest. Default 3.</summary>
     [Range(0, 100)]

@@ -5,12 +5,13 @@ namespace Mesh.UserModel;
 /// <summary>Settings of user-model (section <c>UserModel</c>).</summary>
 public sealed class UserModelOptions
 {
-    /// <summary>Most recent events kept per user. Default 64.</summary>
+    /// <summary>
+    /// Most recent events kept per user (by time of occurrence). The user tower reads the newest 16, which is also what
+    /// is stored and served with the embedding; a longer log only widens the window in which a redelivered event is
+    /// recognised. Default 16.
+    /// </summary>
     [Range(1, 10_000)]
-    public int HistoryLength { get; set; } = 64;
-
-    /// <summary>Weight of an event halves every this long. Default 30 minutes.</summary>
-    public TimeSpan HalfLife { get; set; } = TimeSpan.FromMinutes(30);
+    public int HistoryLength { get; set; } = 16;
 
     /// <summary>How long a stored embedding lives without a refresh. Default 7 days.</summary>
     public TimeSpan EmbeddingTimeToLive { get; set; } = TimeSpan.FromDays(7);

@@ -33,7 +33,7 @@ public sealed class DaprModeTests : IAsyncLifetime
         var body = """
             {"requestId":"r1","userId":"u1","userEmbedding":[],"context":{"surface":"feed","device":"ios","hour":3},
              "candidates":[{"adId":"a1","category":"c1"},{"adId":"a2","category":"c2"}],
-             "cascade":[{"tier":"small","keep":2},{"tier":"large","keep":1}]}
+             "cascade":[{"tier":"small","keep":2},{"tier":"large","keep":1,"exitThreshold":0.5}]}
             """;
 
         var response = await _mesh.App.CreateClient().PostAsync("/score", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -41,6 +41,8 @@ public sealed class DaprModeTests : IAsyncLifetime
         response.EnsureSuccessStatusCode();
         var reply = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Single(reply.GetProperty("items").EnumerateArray());
+        // Small: 2 candidates through its one layer; large: 2 through three layers (the untrained model ties: none exits).
+        Assert.Equal(2 + 6, reply.GetProperty("candidateLayers").GetInt64());
         var bulk = Assert.Single(_mesh.Sidecar.RequestsTo("POST", "/v1.0/state/precomputed/bulk"));
         var keys = JsonDocument.Parse(bulk.Body).RootElement.GetProperty("keys").EnumerateArray().Select(k => k.GetString()).Order();
         Assert.Equal(["u1:a1", "u1:a2"], keys);

@@ -1,7 +1,6 @@
 using Mesh.Contracts;
 using Mesh.Dapr;
-using Mesh.Models;
-using Mesh.Ranker.Scoring;
+using Mesh.Serving;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,11 +8,6 @@ namespace Mesh.Ranker.Tests;
 
 public sealed class ModelLoadingTests
 {
-    private static async Task SaveCheckpointAsync(IStateStore state, RankingModel model, DateTimeOffset now)
-    {
-        await state.SaveAsync(Components.ModelStore, StateKeys.RankingCheckpoint(model.Version), RankingCheckpoint.From(model, now));
-    }
-
     private static ModelPublished Published(long version, DateTimeOffset now) => new()
     {
         ModelName = AppIds.Ranker,
@@ -29,23 +23,38 @@ public sealed class ModelLoadingTests
     public async Task ModelPublished_CheckpointInStore_ServesNewVersion()
     {
         await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
-        await SaveCheckpointAsync(host.State, RankingModel.Initial.WithVersion(2, 10), host.Clock.GetUtcNow());
+        await TestModels.SaveAsync(host.State, 2, TestModels.InitialCheckpoint(2), host.Clock.GetUtcNow());
 
         await host.Publisher.PublishAsync(Topics.ModelPublished, Published(2, host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(2, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        var serving = host.Services.GetRequiredService<ServingModel>();
+        Assert.Equal(2, serving.Current.Version);
+        Assert.Equal(1, serving.Loads);
     }
 
     [Fact]
     public async Task ModelPublished_CorruptCheckpoint_DeadLetteredAndOldVersionKeepsServing()
     {
         await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
-        var checkpoint = RankingCheckpoint.From(RankingModel.Initial.WithVersion(5, 10), host.Clock.GetUtcNow());
-        var tampered = checkpoint with { Tiers = [.. checkpoint.Tiers.Select(t => t with { Dense = [.. t.Dense.Select(b => (byte)(b ^ 1))] })] };
-        await host.State.SaveAsync(Components.ModelStore, StateKeys.RankingCheckpoint(5), tampered);
+        var tampered = TestModels.InitialCheckpoint(5);
+        tampered[tampered.Length / 2] ^= 1; // a bit of a weight flipped: the SHA-256 no longer matches
+        await TestModels.SaveAsync(host.State, 5, tampered, host.Clock.GetUtcNow());
 
         await host.Publisher.PublishAsync(Topics.ModelPublished, Published(5, host.Clock.GetUtcNow()));
+        await host.Broker.WaitForIdleAsync();
+
+        Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(1, host.Metrics.For(AppIds.Ranker, Topics.ModelPublished).DeadLettered);
+    }
+
+    [Fact]
+    public async Task ModelPublished_CheckpointOfAnotherVersion_Refused()
+    {
+        await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
+        await TestModels.SaveAsync(host.State, 6, TestModels.InitialCheckpoint(4), host.Clock.GetUtcNow());
+
+        await host.Publisher.PublishAsync(Topics.ModelPublished, Published(6, host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
         Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Current.Version);
@@ -57,8 +66,8 @@ public sealed class ModelLoadingTests
     {
         await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
         var serving = host.Services.GetRequiredService<ServingModel>();
-        serving.TryInstall(RankingModel.Initial.WithVersion(4, 10));
-        await SaveCheckpointAsync(host.State, RankingModel.Initial.WithVersion(3, 10), host.Clock.GetUtcNow());
+        serving.TryInstall(Models.RankingModel.FromCheckpoint(TestModels.InitialCheckpoint(4)));
+        await TestModels.SaveAsync(host.State, 3, TestModels.InitialCheckpoint(3), host.Clock.GetUtcNow());
 
         await host.Publisher.PublishAsync(Topics.ModelPublished, Published(3, host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
@@ -82,11 +91,12 @@ public sealed class ModelLoadingTests
     [Fact]
     public async Task Reload_WhileScoring_NoRequestFails()
     {
+        const int Versions = 4;
         await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
         var invoker = host.Services.GetRequiredService<IServiceInvoker>();
-        for (var v = 1; v <= 20; v++)
+        for (var v = 1; v <= Versions; v++)
         {
-            await SaveCheckpointAsync(host.State, RankingModel.Initial.WithVersion(v, v), host.Clock.GetUtcNow());
+            await TestModels.SaveAsync(host.State, v, TestModels.InitialCheckpoint(v), host.Clock.GetUtcNow());
         }
 
         var request = new ScoreRequest
@@ -95,20 +105,20 @@ public sealed class ModelLoadingTests
             UserId = "u",
             UserEmbedding = [],
             Context = new RankContext(),
-            Candidates = [.. Enumerable.Range(0, 50).Select(i => new Candidate { AdId = $"a{i}", Category = "c" })],
-            Cascade = [new CascadeStage { Tier = Tiers.Small, Keep = 20 }, new CascadeStage { Tier = Tiers.Large, Keep = 5 }],
+            Candidates = [.. Enumerable.Range(0, 30).Select(i => new Candidate { AdId = $"a{i}", Category = "c" })],
+            Cascade = [new CascadeStage { Tier = Tiers.Small, Keep = 10 }, new CascadeStage { Tier = Tiers.Large, Keep = 5 }],
         };
-        var scoring = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        var scoring = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
         {
             var versions = new List<long>();
-            for (var i = 0; i < 200; i++)
+            for (var i = 0; i < 40; i++)
             {
                 versions.Add((await invoker.InvokeAsync<ScoreRequest, ScoreResponse>(AppIds.Ranker, Methods.Score, request)).ModelVersion);
             }
 
             return versions;
         })).ToArray();
-        for (var v = 1; v <= 20; v++)
+        for (var v = 1; v <= Versions; v++)
         {
             await host.Publisher.PublishAsync(Topics.ModelPublished, Published(v, host.Clock.GetUtcNow()));
         }
@@ -116,7 +126,7 @@ public sealed class ModelLoadingTests
         var seen = (await Task.WhenAll(scoring)).ToList();
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(20, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(Versions, host.Services.GetRequiredService<ServingModel>().Current.Version);
         Assert.All(seen, versions => Assert.True(versions.Zip(versions.Skip(1)).All(p => p.Second >= p.First), "a request saw an older version after a newer one"));
     }
 
@@ -125,8 +135,7 @@ public sealed class ModelLoadingTests
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
-            var model = RankingModel.Initial.WithVersion(9, 1);
-            await state.SaveAsync(Components.ModelStore, StateKeys.RankingCheckpoint(9), RankingCheckpoint.From(model, DateTimeOffset.UnixEpoch), cancellationToken: cancellationToken);
+            await TestModels.SaveAsync(state, 9, TestModels.InitialCheckpoint(9), DateTimeOffset.UnixEpoch, cancellationToken);
             await state.SaveAsync(Components.ModelStore, StateKeys.LatestRankingModel, new ModelPointer { Version = 9, CheckpointKey = StateKeys.RankingCheckpoint(9) }, cancellationToken: cancellationToken);
         }
 

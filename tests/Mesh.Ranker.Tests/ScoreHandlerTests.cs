@@ -1,61 +1,90 @@
+using System.Text.Json;
 using Mesh.Contracts;
 using Mesh.Dapr;
 using Mesh.Models;
+using Mesh.Models.Features;
+using Mesh.Models.Networks;
 using Mesh.Ranker.Scoring;
+using Mesh.Serving;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Ranker.Tests;
 
-public sealed class ScoreHandlerTests
+public sealed class ScoreHandlerTests : IClassFixture<ScoreHandlerTests.LovingModel>
 {
+    private readonly LovingModel _loving;
+
+    public ScoreHandlerTests(LovingModel loving) => _loving = loving;
+
+    /// <summary>Trained once for the class: a model that clicks on category <c>c3</c> only.</summary>
+    public sealed class LovingModel
+    {
+        public RankingModel Model { get; } = TestModels.CategoryLoving("c3", version: 3);
+    }
+
     private static Task<EmbeddedHost> StartAsync() => EmbeddedHost.StartAsync(b => b.AddRanker());
 
+    private async Task<EmbeddedHost> StartLovingAsync()
+    {
+        var host = await StartAsync();
+        Assert.True(host.Services.GetRequiredService<ServingModel>().TryInstall(_loving.Model));
+        return host;
+    }
+
+    // Categories c0..c4 in turn: ads a3, a8, a13... are c3.
     private static ScoreRequest Request(int candidates, params (string Tier, int Keep)[] cascade) => new()
     {
         RequestId = "r1",
         UserId = "u1",
-        UserEmbedding = new float[ItemVectors.Dimension],
+        UserEmbedding = new float[FeatureSpace.UserEmbeddingDimension],
         Context = new RankContext { Surface = "feed", Device = "ios", Hour = 10 },
         Candidates = [.. Enumerable.Range(0, candidates).Select(i => new Candidate { AdId = $"a{i}", Category = $"c{i % 5}" })],
         Cascade = [.. cascade.Select(s => new CascadeStage { Tier = s.Tier, Keep = s.Keep })],
     };
 
+    private static ScoreRequest WithExit(ScoreRequest request, double? threshold) =>
+        request with { Cascade = [.. request.Cascade.Select(s => s with { ExitThreshold = threshold })] };
+
     private static Task<ScoreResponse> ScoreAsync(EmbeddedHost host, ScoreRequest request) =>
         host.Services.GetRequiredService<IServiceInvoker>().InvokeAsync<ScoreRequest, ScoreResponse>(AppIds.Ranker, Methods.Score, request);
 
-    /// <summary>A model whose large tier prefers ads by their number, so the expected order is known.</summary>
-    private static RankingModel NumberLovingModel(long version)
-    {
-        var model = RankingModel.Initial.WithVersion(version, 100);
-        var hashedBuffer = new int[RankingFeatures.LargeHashed];
-        var dense = new float[RankingFeatures.LargeDense];
-        for (var i = 0; i < 100; i++)
-        {
-            foreach (var tier in Tiers.All)
-            {
-                var hashed = hashedBuffer.AsSpan(0, RankingFeatures.HashedCount(tier));
-                RankingFeatures.Write(tier, new FeatureInput([], new RankContext(), $"a{i}", "c", null), hashed, dense.AsSpan(0, RankingFeatures.DenseCount(tier)));
-                model.Tier(tier).HashedWeights[hashed[1]] = i * 0.01f; // index 1 is the ad id
-            }
-        }
-
-        return model;
-    }
-
     [Fact]
-    public async Task Score_Cascade_SmallKeepsThenLargeKeepsBestFirst()
+    public async Task Score_Cascade_LovedCategoryRanksFirstBestFirst()
     {
-        await using var host = await StartAsync();
-        host.Services.GetRequiredService<ServingModel>().TryInstall(NumberLovingModel(3));
+        await using var host = await StartLovingAsync();
 
         var response = await ScoreAsync(host, Request(60, (Tiers.Small, 20), (Tiers.Large, 5)));
 
         Assert.Equal(3, response.ModelVersion);
-        Assert.Equal(["a59", "a58", "a57", "a56", "a55"], response.Items.Select(i => i.AdId));
+        Assert.Equal(5, response.Items.Count);
+        Assert.All(response.Items, i => Assert.Equal("c3", i.Category));
         Assert.True(response.Items.Zip(response.Items.Skip(1)).All(p => p.First.Score >= p.Second.Score));
         Assert.Equal(20, response.PrecomputedLookups);
         Assert.Equal(0, response.PrecomputedHits);
+        Assert.Equal((60 * 1) + (20 * 3), response.CandidateLayers); // small has one layer, large three
+    }
+
+    [Fact]
+    public async Task Score_ExitThreshold_FewerCandidateLayersSameTopK()
+    {
+        await using var host = await StartLovingAsync();
+        var request = Request(50, (Tiers.Large, 5));
+
+        var full = await ScoreAsync(host, request);
+        var never = await ScoreAsync(host, WithExit(request, 0));
+        var early = await ScoreAsync(host, WithExit(request, 0.5));
+
+        Assert.Equal(50 * 3, full.CandidateLayers);
+        Assert.Equal(full.CandidateLayers, never.CandidateLayers);
+        Assert.True(early.CandidateLayers < full.CandidateLayers * 2 / 3, $"early exit computed {early.CandidateLayers} of {full.CandidateLayers} candidate-layers");
+        Assert.Equal(full.Items.Select(i => i.AdId), early.Items.Select(i => i.AdId));
+        Assert.All(early.Items, i => Assert.Equal("c3", i.Category));
+
+        var stats = new Dictionary<string, object?>();
+        host.Services.GetRequiredService<RankerMetrics>().Contribute(stats);
+        var ranker = JsonSerializer.SerializeToElement(stats["ranker"]);
+        Assert.Equal(full.CandidateLayers + never.CandidateLayers + early.CandidateLayers, ranker.GetProperty("candidateLayers").GetInt64());
     }
 
     [Fact]
@@ -86,7 +115,7 @@ public sealed class ScoreHandlerTests
     }
 
     [Fact]
-    public async Task Score_SmallOnly_NoPrecomputedLookup()
+    public async Task Score_UntrainedSmallOnly_PriorForAllNoPrecomputedLookup()
     {
         await using var host = await StartAsync();
 
@@ -95,18 +124,22 @@ public sealed class ScoreHandlerTests
         Assert.Equal(3, response.Items.Count);
         Assert.Equal(0, response.PrecomputedLookups);
         Assert.Equal(0, response.ModelVersion);
-        Assert.All(response.Items, i => Assert.Equal(RankingModel.DefaultPrior, i.Score, 6));
+        Assert.Equal(10, response.CandidateLayers);
+        Assert.All(response.Items, i => Assert.Equal(Priors.ClickRate, i.Score, 6));
+        Assert.Equal(["a0", "a1", "a2"], response.Items.Select(i => i.AdId)); // ties keep the request's order
     }
 
     [Theory]
-    [InlineData(0, "small", 1)]
-    [InlineData(3, "huge", 1)]
-    [InlineData(3, "small", 0)]
-    public async Task Score_InvalidRequest_400(int candidates, string tier, int keep)
+    [InlineData(0, "small", 1, null)]
+    [InlineData(3, "huge", 1, null)]
+    [InlineData(3, "small", 0, null)]
+    [InlineData(3, "large", 1, 1.5)]
+    [InlineData(3, "large", 1, -0.1)]
+    public async Task Score_InvalidRequest_400(int candidates, string tier, int keep, double? exitThreshold)
     {
         await using var host = await StartAsync();
 
-        var e = await Assert.ThrowsAsync<InvocationException>(() => ScoreAsync(host, Request(candidates, (tier, keep))));
+        var e = await Assert.ThrowsAsync<InvocationException>(() => ScoreAsync(host, WithExit(Request(candidates, (tier, keep)), exitThreshold)));
 
         Assert.Equal(400, e.StatusCode);
     }
@@ -120,6 +153,31 @@ public sealed class ScoreHandlerTests
         var unknownUser = await ScoreAsync(host, Request(2, (Tiers.Large, 1)) with { UserEmbedding = [] });
 
         Assert.Equal(400, wrong.StatusCode);
+        Assert.Contains("userEmbedding", wrong.Message, StringComparison.Ordinal);
         Assert.Single(unknownUser.Items);
+    }
+
+    [Fact]
+    public async Task Score_ServedEmbedding_IsWhatTheTiersRead()
+    {
+        await using var host = await StartLovingAsync();
+        var model = _loving.Model;
+        var embedding = model.EmbedUser("u1", [new RecentEvent { Category = "c3", Kind = UserActionKind.Engage, OccurredAt = host.Clock.GetUtcNow() }], host.Clock.GetUtcNow());
+        var request = Request(5, (Tiers.Large, 5)) with { UserEmbedding = embedding };
+
+        var response = await ScoreAsync(host, request);
+
+        var expected = model.Score(Tiers.Large, new RankingInput
+        {
+            UserId = "u1",
+            Context = request.Context,
+            At = host.Clock.GetUtcNow(),
+            UserEmbedding = embedding,
+            Ads = [.. request.Candidates.Select(c => new AdInput(c.AdId!, c.Category!))],
+        }).Scores;
+        foreach (var item in response.Items)
+        {
+            Assert.Equal(expected[int.Parse(item.AdId[1..], System.Globalization.CultureInfo.InvariantCulture)], item.Score, 6);
+        }
     }
 }

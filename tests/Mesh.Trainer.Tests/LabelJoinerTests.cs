@@ -37,10 +37,58 @@ public sealed class LabelJoinerTests
         _joiner.AddImpressions(Served(T0, "i1", "i2"));
         _joiner.AddFeedback(Click("i1", T0.AddSeconds(3)));
 
-        var labelled = _joiner.CollectLabelled(T0.AddSeconds(10));
+        var request = Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10)));
 
-        Assert.Equal([("a0", true), ("a1", false)], labelled.Select(e => (e.Input.AdId, e.Clicked)).OrderBy(x => x.AdId));
-        Assert.All(labelled, e => Assert.Equal(0.2, e.ServedScore));
+        Assert.Equal([("a0", 1f), ("a1", 0f)], request.Input.Ads.Select(a => a.AdId).Zip(request.Labels));
+        Assert.Equal([0.2, 0.2], request.ServedScores);
+    }
+
+    [Fact]
+    public void Collect_TwoRequests_OneLabelledRequestEachOldestFirst()
+    {
+        _joiner.AddImpressions(Served(T0.AddSeconds(1), "i3") with { RequestId = "r2" });
+        _joiner.AddImpressions(Served(T0, "i1", "i2"));
+
+        var labelled = _joiner.CollectLabelled(T0.AddSeconds(20));
+
+        Assert.Equal([T0, T0.AddSeconds(1)], labelled.Select(r => r.ServedAt));
+        Assert.Equal([2, 1], labelled.Select(r => r.Count));
+        Assert.Equal(0, _joiner.PendingCount);
+    }
+
+    [Fact]
+    public void Collect_Input_WhatServingUsedWithTheSequenceAsOfTheEmbedding()
+    {
+        RecentEvent[] recent = [new() { Category = "shoes", Kind = UserActionKind.Engage, OccurredAt = T0.AddMinutes(-3) }];
+        float[] precomputed = [.. Enumerable.Repeat(0.5f, 32)];
+        var served = Served(T0, "i1", "i2") with
+        {
+            UserId = "u7",
+            Context = new RankContext { Surface = "stories", Device = "ios", Hour = 21 },
+            Embedding = new ServedEmbedding { Source = EmbeddingSource.DirectCache, Vector = new float[32], ModelVersion = 4, AgeMs = 2500, Recent = recent },
+        };
+        served = served with { Items = [served.Items[0] with { Precomputed = precomputed }, served.Items[1]] };
+        _joiner.AddImpressions(served);
+
+        var input = Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Input;
+
+        Assert.Equal(("u7", served.Context), (input.UserId, input.Context));
+        Assert.Equal(T0.AddSeconds(-2.5), input.At); // when user-model's tower read the sequence
+        Assert.Equal(recent, input.Recent);
+        Assert.Null(input.UserEmbedding); // the trainer's own tower recomputes it
+        Assert.Equal([("a0", "c", true), ("a1", "c", false)], input.Ads.Select(a => (a.AdId, a.Category, a.Precomputed is not null)));
+        Assert.Same(precomputed, input.Ads[0].Precomputed);
+    }
+
+    [Fact]
+    public void Collect_DefaultEmbedding_NoSequence()
+    {
+        _joiner.AddImpressions(Served(T0, "i1"));
+
+        var input = Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Input;
+
+        Assert.Empty(input.Recent);
+        Assert.Equal(T0, input.At);
     }
 
     [Fact]
@@ -58,14 +106,14 @@ public sealed class LabelJoinerTests
         _joiner.AddFeedback(Click("i1", T0));
         _joiner.AddImpressions(Served(T0, "i1"));
 
-        Assert.True(Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Clicked);
+        Assert.Equal([1f], Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Labels);
     }
 
     [Fact]
     public void AddFeedback_AfterWindowClosed_CountedLateNotTrained()
     {
         _joiner.AddImpressions(Served(T0, "i1"));
-        Assert.False(Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Clicked);
+        Assert.Equal([0f], Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Labels);
 
         _joiner.AddFeedback(Click("i1", T0.AddSeconds(12)));
         var later = _joiner.CollectLabelled(T0.AddSeconds(30));
@@ -80,6 +128,6 @@ public sealed class LabelJoinerTests
         _joiner.AddImpressions(Served(T0, "i1"));
         _joiner.AddImpressions(Served(T0, "i1"));
 
-        Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10)));
+        Assert.Equal(1, Assert.Single(_joiner.CollectLabelled(T0.AddSeconds(10))).Count);
     }
 }

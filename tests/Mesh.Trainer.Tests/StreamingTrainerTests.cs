@@ -2,6 +2,7 @@ using System.Text.Json;
 using Mesh.Contracts;
 using Mesh.Dapr;
 using Mesh.Models;
+using Mesh.Models.Features;
 using Mesh.Testing;
 using Mesh.Trainer.Training;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,10 +26,10 @@ public sealed class StreamingTrainerTests
     });
 
     /// <summary>
-    /// Serves <paramref name="requests"/> requests of 10 ads; ads of category "hot" are clicked 30% of the time,
-    /// the others 2%, drawn from a seeded generator; clicks arrive a second later.
+    /// Serves <paramref name="requests"/> requests of 10 ads; ads of category "hot" are clicked 30% of the time (by
+    /// default), the others 2%, drawn from a seeded generator; clicks arrive a second later.
     /// </summary>
-    private static async Task FeedAsync(EmbeddedHost host, int requests, Random random)
+    private static async Task FeedAsync(EmbeddedHost host, int requests, Random random, double hotRate = 0.3, double coldRate = 0.02)
     {
         for (var r = 0; r < requests; r++)
         {
@@ -39,7 +40,7 @@ public sealed class StreamingTrainerTests
                 Items = [.. ids.Select((id, i) => new ServedImpression { ImpressionId = id, AdId = $"a{i}", Category = i < 3 ? "hot" : "cold", Position = i, Score = 0.04 })],
             };
             await host.Publisher.PublishAsync(Topics.Impressions, served);
-            foreach (var item in served.Items.Where(i => random.NextDouble() < (i.Category == "hot" ? 0.3 : 0.02)))
+            foreach (var item in served.Items.Where(i => random.NextDouble() < (i.Category == "hot" ? hotRate : coldRate)))
             {
                 await host.Publisher.PublishAsync(Topics.Feedback, new FeedbackReceived
                 {
@@ -68,6 +69,20 @@ public sealed class StreamingTrainerTests
     }
 
     [Fact]
+    public async Task Window_NoSignal_NotPublished()
+    {
+        await using var host = await StartAsync();
+
+        // Clicks at the untrained model's own rate (4%), whatever the ad: serving's prior is the best there is.
+        await FeedAsync(host, 3 * Window / 10, new Random(5), hotRate: 0.04, coldRate: 0.04);
+
+        Assert.Empty(host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All);
+        var trainer = Stats(host).GetProperty("trainer");
+        Assert.Equal(3, trainer.GetProperty("rejectedWindows").GetInt64());
+        Assert.Equal(3 * Window, trainer.GetProperty("trainedExamples").GetInt64());
+    }
+
+    [Fact]
     public async Task FirstWindow_UntrainedModel_NotPublished()
     {
         await using var host = await StartAsync();
@@ -93,11 +108,25 @@ public sealed class StreamingTrainerTests
 
         var pointer = await host.State.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel);
         Assert.Equal(published[^1].Version, pointer!.Value.Version);
-        var checkpoint = await host.State.GetAsync<RankingCheckpoint>(Components.ModelStore, pointer.Value.CheckpointKey);
-        var model = checkpoint!.Value.ToModel();
-        var hot = model.Tier(Tiers.Large).Predict(new FeatureInput([], new RankContext(), "a0", "hot", null));
-        var cold = model.Tier(Tiers.Large).Predict(new FeatureInput([], new RankContext(), "a5", "cold", null));
-        Assert.True(hot > 3 * cold, $"hot {hot} vs cold {cold}");
+        var checkpoint = (await host.State.GetAsync<ModelCheckpoint>(Components.ModelStore, pointer.Value.CheckpointKey))!.Value;
+        Assert.Equal((published[^1].Version, published[^1].TrainedExamples), (checkpoint.Version, checkpoint.TrainedExamples));
+        var model = RankingModel.FromCheckpoint(checkpoint.Checkpoint);
+        Assert.Equal(published[^1].Version, model.Version);
+
+        // What the ranker would serve: an unseen user and unseen ads, only the category known.
+        var scores = model.Score(Tiers.Large, new RankingInput
+        {
+            UserId = "someone-else",
+            Context = new RankContext(),
+            At = host.Clock.GetUtcNow(),
+            UserEmbedding = [],
+            Ads = [new AdInput("new-hot", "hot"), new AdInput("new-cold", "cold")],
+        }).Scores;
+        Assert.True(scores[0] > 3 * scores[1], $"hot {scores[0]} vs cold {scores[1]}");
+
+        // Older versions expire: the latest and KeepCheckpoints (3) before it stay.
+        var kept = await host.State.GetBulkAsync<ModelCheckpoint>(Components.ModelStore, [.. published.Select(p => p.CheckpointKey)]);
+        Assert.Equal(published.Select(p => p.Version >= published[^1].Version - 3), kept.Select(k => k.Found));
     }
 
     [Fact]

@@ -43,6 +43,15 @@ public sealed class DaprModeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Subscribe_UserEventsAndModelPublished()
+    {
+        var json = await _client.GetStringAsync(new Uri("/dapr/subscribe", UriKind.Relative));
+
+        var topics = JsonDocument.Parse(json).RootElement.EnumerateArray().Select(s => s.GetProperty("topic").GetString()).Order();
+        Assert.Equal(["model-published", "user-events"], topics);
+    }
+
+    [Fact]
     public void Config_DeclaresTheUserActor()
     {
         Assert.Equal([ActorTypes.User], _daprd.Entities);
@@ -58,6 +67,7 @@ public sealed class DaprModeTests : IAsyncLifetime
 
         Assert.Equal(
             [
+                "GET /v1.0/state/models/ranker.latest", // at start-up: the latest published model, whose tower embeds
                 "POST /v1.0/actors/user/u1/method/record",
                 "GET /v1.0/actors/user/u1/state/activity",
                 "POST /v1.0/actors/user/u1/reminders/expire",
@@ -72,6 +82,12 @@ public sealed class DaprModeTests : IAsyncLifetime
 
         var embedding = JsonDocument.Parse(Assert.Single(_sidecar.RequestsTo("POST", "/v1.0/state/embeddings")).Body).RootElement[0];
         Assert.Equal(("u1", "604800"), (embedding.GetProperty("key").GetString(), embedding.GetProperty("metadata").GetProperty("ttlInSeconds").GetString()));
+        var value = embedding.GetProperty("value");
+        Assert.Equal(32, value.GetProperty("vector").GetArrayLength());
+        Assert.Equal(0, value.GetProperty("modelVersion").GetInt64());
+        Assert.Equal(
+            """[{"category":"c1","kind":"view","occurredAt":"2026-01-05T12:00:00+00:00"}]""",
+            value.GetProperty("recent").GetRawText());
 
         var log = JsonDocument.Parse(_daprd.StateOf(ActorTypes.User, "u1", UserActor.ActivityKey)!).RootElement;
         Assert.Equal("e1", Assert.Single(log.GetProperty("events").EnumerateArray()).GetProperty("eventId").GetString());

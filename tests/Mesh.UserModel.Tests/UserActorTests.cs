@@ -3,6 +3,8 @@ using Mesh.Contracts;
 using Mesh.Dapr;
 using Mesh.Dapr.Embedded;
 using Mesh.Models;
+using Mesh.Models.Features;
+using Mesh.Serving;
 using Mesh.Testing;
 using Mesh.UserModel.Embeddings;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,7 +35,7 @@ public sealed class UserActorTests
     };
 
     [Fact]
-    public async Task UserActed_First_StoresAndPublishesEmbedding()
+    public async Task UserActed_First_StoresAndPublishesTheTowersEmbedding()
     {
         await using var host = await StartAsync();
         var now = host.Clock.GetUtcNow();
@@ -41,13 +43,59 @@ public sealed class UserActorTests
         await host.Publisher.PublishAsync(Topics.UserEvents, Event("e1", "c1", now));
         await host.Broker.WaitForIdleAsync();
 
-        var stored = await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1");
-        Assert.NotNull(stored);
-        Assert.Equal(UserEmbeddingModel.Version, stored.Value.ModelVersion);
-        Assert.Equal(ItemVectors.ForCategory("c1"), stored.Value.Vector);
+        var stored = (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value;
+        Assert.Equal(0, stored.ModelVersion); // nothing published yet: the untrained model's tower
+        Assert.Equal(FeatureSpace.UserEmbeddingDimension, stored.Vector.Length);
+        Assert.Contains(stored.Vector, x => x != 0);
+        var recent = Assert.Single(stored.Recent!);
+        Assert.Equal(new RecentEvent { Category = "c1", Kind = UserActionKind.View, OccurredAt = now }, recent);
+        Assert.Equal(1, stored.EventCount);
+        var tower = host.Services.GetRequiredService<ServingModel>().Current;
+        Assert.Equal(tower.EmbedUser("u1", stored.Recent!, now), stored.Vector);
         var published = Assert.Single(host.Services.GetRequiredService<EmbeddingsSeen>().All);
-        Assert.Equal(stored.Value.Vector, published.Embedding.Vector);
+        Assert.Equal(stored.Vector, published.Embedding.Vector);
+        Assert.Equal(stored.Recent, published.Embedding.Recent);
         Assert.Equal(now, (await ActivityAsync(host))!.UpdatedAt);
+    }
+
+    [Fact]
+    public async Task ModelPublished_NextEventEmbedsWithTheNewTower()
+    {
+        await using var host = await StartAsync();
+        var start = host.Clock.GetUtcNow();
+        await host.Publisher.PublishAsync(Topics.UserEvents, Event("e1", "c1", start));
+        await host.Broker.WaitForIdleAsync();
+        var before = (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value;
+
+        // Version 1: other weights (another seed), published as the trainer does.
+        var next = RankingModel.CreateInitial(seed: 2);
+        var checkpoint = next.ToCheckpoint(1, 100);
+        await host.State.SaveAsync(Components.ModelStore, StateKeys.RankingCheckpoint(1), new ModelCheckpoint { Version = 1, TrainedExamples = 100, CreatedAt = start, Checkpoint = checkpoint });
+        await host.Publisher.PublishAsync(Topics.ModelPublished, new ModelPublished
+        {
+            ModelName = AppIds.Ranker,
+            Version = 1,
+            CheckpointKey = StateKeys.RankingCheckpoint(1),
+            PublishedAt = start,
+            TrainedExamples = 100,
+            ValidationNe = 0.9,
+            PreviousNe = 1,
+        });
+        await host.Broker.WaitForIdleAsync();
+
+        // SOAP: nothing is recomputed until the user acts again.
+        Assert.Equal(1, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(before.Vector, (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value.Vector);
+
+        host.Clock.Advance(TimeSpan.FromSeconds(30));
+        await host.Publisher.PublishAsync(Topics.UserEvents, Event("e2", "c2", host.Clock.GetUtcNow()));
+        await host.Broker.WaitForIdleAsync();
+
+        var after = (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value;
+        Assert.Equal(1, after.ModelVersion);
+        Assert.Equal(["c1", "c2"], after.Recent!.Select(e => e.Category));
+        Assert.Equal(RankingModel.FromCheckpoint(checkpoint).EmbedUser("u1", after.Recent!, host.Clock.GetUtcNow()), after.Vector);
+        Assert.NotEqual(RankingModel.CreateInitial().EmbedUser("u1", after.Recent!, host.Clock.GetUtcNow()), after.Vector);
     }
 
     [Fact]
@@ -67,27 +115,24 @@ public sealed class UserActorTests
     }
 
     [Fact]
-    public async Task UserActed_ManyEvents_HistoryBoundedAndRecentWeighMore()
+    public async Task UserActed_ManyEvents_HistoryBoundedToTheNewestSixteen()
     {
         await using var host = await StartAsync();
         var start = host.Clock.GetUtcNow();
-        // 70 events on "old" in the first 70 minutes, then 10 on "new" two hours later; half-life 30 minutes.
-        for (var i = 0; i < 80; i++)
+        // 30 events a minute apart, delivered newest first: the log keeps the newest by time of occurrence.
+        for (var i = 29; i >= 0; i--)
         {
-            await host.Publisher.PublishAsync(Topics.UserEvents, Event($"e{i}", i < 70 ? "old" : "new", start.AddMinutes(i < 70 ? i : 130 + i)));
+            await host.Publisher.PublishAsync(Topics.UserEvents, Event($"e{i}", $"c{i}", start.AddMinutes(i)));
         }
 
-        host.Clock.Advance(TimeSpan.FromMinutes(210));
-        await host.Publisher.PublishAsync(Topics.UserEvents, Event("last", "new", host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
         var log = await ActivityAsync(host);
-        Assert.Equal(64, log!.Events.Count);
-        Assert.Equal("last", log.Events[^1].EventId);
-        var v = (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value.Vector;
-        var toNew = System.Numerics.Tensors.TensorPrimitives.Dot(v, ItemVectors.ForCategory("new"));
-        var toOld = System.Numerics.Tensors.TensorPrimitives.Dot(v, ItemVectors.ForCategory("old"));
-        Assert.True(toNew > toOld, $"recent category should dominate: new {toNew} vs old {toOld}");
+        Assert.Equal(FeatureSpace.SequenceLength, log!.Events.Count);
+        Assert.Equal(Enumerable.Range(14, 16).Select(i => $"e{i}"), log.Events.Select(e => e.EventId));
+        var stored = (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value;
+        Assert.Equal(Enumerable.Range(14, 16).Select(i => $"c{i}"), stored.Recent!.Select(e => e.Category));
+        Assert.Equal(FeatureSpace.SequenceLength, stored.EventCount);
     }
 
     [Fact]

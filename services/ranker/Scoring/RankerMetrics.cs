@@ -1,4 +1,5 @@
 using Mesh.Dapr;
+using Mesh.Serving;
 
 namespace Mesh.Ranker.Scoring;
 
@@ -8,10 +9,10 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
     private long _requests;
     private long _scoredSmall;
     private long _scoredLarge;
+    private long _candidateLayers;
     private long _precomputedHits;
     private long _precomputedLookups;
     private long _precomputedFailures;
-    private long _modelLoads;
 
     public void CountRequest(int precomputedHits, int precomputedLookups)
     {
@@ -20,12 +21,14 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
         Interlocked.Add(ref _precomputedLookups, precomputedLookups);
     }
 
-    public void CountScored(string tier, int candidates) =>
+    /// <summary>A stage scored <paramref name="candidates"/> with <paramref name="tier"/>, computing <paramref name="candidateLayers"/> candidate-layers.</summary>
+    public void CountScored(string tier, int candidates, long candidateLayers)
+    {
         Interlocked.Add(ref tier == Contracts.Tiers.Small ? ref _scoredSmall : ref _scoredLarge, candidates);
+        Interlocked.Add(ref _candidateLayers, candidateLayers);
+    }
 
     public void CountPrecomputedFailure() => Interlocked.Increment(ref _precomputedFailures);
-
-    public void CountModelLoad() => Interlocked.Increment(ref _modelLoads);
 
     public void Contribute(IDictionary<string, object?> stats)
     {
@@ -34,9 +37,10 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
         {
             requests = Interlocked.Read(ref _requests),
             modelVersion = serving.Current.Version,
-            modelLoads = Interlocked.Read(ref _modelLoads),
+            modelLoads = serving.Loads,
             scoredSmall = Interlocked.Read(ref _scoredSmall),
             scoredLarge = Interlocked.Read(ref _scoredLarge),
+            candidateLayers = Interlocked.Read(ref _candidateLayers),
             precomputedHits = Interlocked.Read(ref _precomputedHits),
             precomputedLookups = lookups,
             precomputedHitRate = lookups == 0 ? 0 : (double)Interlocked.Read(ref _precomputedHits) / lookups,

@@ -1,24 +1,33 @@
 using Mesh.Contracts;
 using Mesh.Dapr;
 using Mesh.Models;
+using Mesh.Models.Features;
+using Mesh.Models.Networks;
+using Mesh.Serving;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Ranker.Scoring;
 
 /// <summary>
 /// Serves <c>ranker/score</c>: runs the router's cascade. Each stage scores the survivors of the previous one with its
-/// tier and keeps the best; the large tier also reads precomputed foundation representations. One model version
-/// scores the whole request, even if a newer one is installed meanwhile.
+/// tier (early exit when the stage names a threshold) and keeps the best; the large tier also reads precomputed
+/// foundation representations. The served user embedding stands in for the user tower. One model version scores the
+/// whole request, even if a newer one is installed meanwhile. Scoring runs on the calling thread, one GEMM thread per
+/// request: requests are the unit of parallelism, and nothing here blocks on I/O.
 /// </summary>
 public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptions<RankerOptions> options, RankerMetrics metrics, TimeProvider clock, ILogger<ScoreHandler> logger)
     : IMethodHandler<ScoreRequest, ScoreResponse>
 {
+#pragma warning disable CA2211
+    public static long SmallTicks, LargeTicks;
+#pragma warning restore CA2211
     public async Task<ScoreResponse> HandleAsync(ScoreRequest request, CancellationToken cancellationToken)
     {
         Validate(request);
         var model = serving.Current;
         var survivors = request.Candidates.Select(c => new Scored(c.AdId!, c.Category ?? "")).ToArray();
         int hits = 0, lookups = 0;
+        long candidateLayers = 0;
         foreach (var stage in request.Cascade)
         {
             if (stage.Tier == Tiers.Large)
@@ -27,15 +36,18 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
                 hits += await AttachPrecomputedAsync(request.UserId, survivors, cancellationToken);
             }
 
-            var tier = model.Tier(stage.Tier);
-            foreach (var s in survivors)
+            var exit = stage.ExitThreshold is { } threshold ? new EarlyExitRule(stage.Keep, threshold) : (EarlyExitRule?)null;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var scored = model.Score(stage.Tier, Input(request, survivors), exit, gemmThreads: 1);
+            if (stage.Tier == Tiers.Small) { Interlocked.Add(ref SmallTicks, sw.ElapsedTicks); } else { Interlocked.Add(ref LargeTicks, sw.ElapsedTicks); }
+            for (var i = 0; i < survivors.Length; i++)
             {
-                s.Score = tier.Predict(new FeatureInput(request.UserEmbedding, request.Context, s.AdId, s.Category, s.Precomputed));
+                survivors[i].Score = scored.Scores[i];
             }
 
-            Array.Sort(survivors, static (a, b) => b.Score.CompareTo(a.Score));
-            metrics.CountScored(stage.Tier, survivors.Length);
-            survivors = survivors[..Math.Min(stage.Keep, survivors.Length)];
+            candidateLayers += scored.CandidateLayers;
+            metrics.CountScored(stage.Tier, survivors.Length, scored.CandidateLayers);
+            survivors = [.. survivors.OrderByDescending(s => s.Score).Take(stage.Keep)]; // stable: ties keep request order
         }
 
         metrics.CountRequest(hits, lookups);
@@ -45,8 +57,22 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
             Items = [.. survivors.Select(s => new ScoredCandidate { AdId = s.AdId, Category = s.Category, Score = s.Score, Precomputed = s.Precomputed })],
             PrecomputedHits = hits,
             PrecomputedLookups = lookups,
+            CandidateLayers = candidateLayers,
         };
     }
+
+    /// <summary>
+    /// The stage's model input: the served embedding (empty for an unknown user, which the model reads as zeros, as the
+    /// tower gives for a user with no events), no sequence, and the representations attached so far.
+    /// </summary>
+    private RankingInput Input(ScoreRequest request, Scored[] survivors) => new()
+    {
+        UserId = request.UserId,
+        Context = request.Context,
+        At = clock.GetUtcNow(),
+        UserEmbedding = request.UserEmbedding,
+        Ads = [.. survivors.Select(s => new AdInput(s.AdId, s.Category, s.Precomputed))],
+    };
 
     private void Validate(ScoreRequest request)
     {
@@ -60,14 +86,22 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
             throw new InvalidInvocationException("candidates: every candidate needs an adId.");
         }
 
-        if (request.UserEmbedding.Length is not (0 or ItemVectors.Dimension))
+        if (request.UserEmbedding.Length is not (0 or FeatureSpace.UserEmbeddingDimension))
         {
-            throw new InvalidInvocationException($"userEmbedding: {ItemVectors.Dimension} values (or none for an unknown user) required, got {request.UserEmbedding.Length}.");
+            throw new InvalidInvocationException($"userEmbedding: {FeatureSpace.UserEmbeddingDimension} values (or none for an unknown user) required, got {request.UserEmbedding.Length}.");
         }
 
         if (request.Cascade.Count == 0 || request.Cascade.Any(s => !Tiers.All.Contains(s.Tier) || s.Keep < 1))
         {
             throw new InvalidInvocationException($"cascade: one or more stages with a tier of {string.Join(", ", Tiers.All)} and keep >= 1.");
+        }
+
+        for (var i = 0; i < request.Cascade.Count; i++)
+        {
+            if (request.Cascade[i].ExitThreshold is { } t && t is not (>= 0 and <= 1))
+            {
+                throw new InvalidInvocationException($"cascade[{i}].exitThreshold: between 0 and 1 required, got {t}.");
+            }
         }
     }
 

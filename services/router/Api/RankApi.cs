@@ -54,7 +54,7 @@ public static class RankApi
         var embedding = await embeddings.GetAsync(userId, cancellationToken);
         var embeddingMs = clock.GetElapsedTime(started).TotalMilliseconds;
         var budgetMs = request.BudgetMs ?? options.Value.DefaultBudgetMs;
-        var decision = policy.Choose(candidates.Count, request.K, budgetMs - embeddingMs);
+        var decision = policy.Choose(candidates.Count, request.K, budgetMs - embeddingMs, request.ExitThreshold ?? options.Value.ExitThreshold);
 
         ScoreResponse score;
         var rankStarted = clock.GetTimestamp();

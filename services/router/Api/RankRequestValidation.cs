@@ -42,6 +42,11 @@ public static class RankRequestValidation
             errors.Add("budgetMs", $"budgetMs must be between 1 and {RankRequest.MaxBudgetMs}; got {request.BudgetMs}.");
         }
 
+        if (request.ExitThreshold is { } exit && exit is not (>= 0 and <= 1))
+        {
+            errors.Add("exitThreshold", $"exitThreshold must be between 0 and 1; got {exit}.");
+        }
+
         if (request.Context is { Hour: < 0 or > 23 })
         {
             errors.Add("context.hour", $"hour must be between 0 and 23; got {request.Context.Hour}.");

@@ -87,6 +87,7 @@ public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> op
         Vector = e.Vector,
         ModelVersion = e.ModelVersion,
         AgeMs = Math.Max(0, (now - e.ComputedAt).TotalMilliseconds),
+        Recent = e.Recent,
     };
 
     private sealed record Cached(UserEmbedding Embedding, DateTimeOffset CachedAt);

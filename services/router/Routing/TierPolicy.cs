@@ -24,7 +24,12 @@ public sealed class TierPolicy(IOptions<RouterOptions> options)
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    public RoutingDecision Choose(int candidates, int k, double remainingMs)
+    /// <summary>
+    /// The cascade for a request of <paramref name="candidates"/> candidates returning <paramref name="k"/>, with
+    /// <paramref name="remainingMs"/> of its budget left; the final stage exits early at <paramref name="exitThreshold"/>
+    /// (null: never).
+    /// </summary>
+    public RoutingDecision Choose(int candidates, int k, double remainingMs, double? exitThreshold = null)
     {
         var o = options.Value;
         var keep = Math.Min(k, candidates);
@@ -50,11 +55,11 @@ public sealed class TierPolicy(IOptions<RouterOptions> options)
             return new RoutingDecision(Tiers.Large, "fits", cascadeMs,
             [
                 new CascadeStage { Tier = Tiers.Small, Keep = early },
-                new CascadeStage { Tier = Tiers.Large, Keep = keep },
+                new CascadeStage { Tier = Tiers.Large, Keep = keep, ExitThreshold = exitThreshold },
             ]);
         }
 
-        return new RoutingDecision(Tiers.Small, reason, smallMs, [new CascadeStage { Tier = Tiers.Small, Keep = keep }]);
+        return new RoutingDecision(Tiers.Small, reason, smallMs, [new CascadeStage { Tier = Tiers.Small, Keep = keep, ExitThreshold = exitThreshold }]);
     }
 
     /// <summary>Marks a ranker call in flight; dispose the result when it returns.</summary>

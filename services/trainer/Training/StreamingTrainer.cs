@@ -1,18 +1,27 @@
 using Mesh.Contracts;
 using Mesh.Dapr;
+using Mesh.Learning;
+using Mesh.Learning.Checkpoints;
 using Mesh.Learning.Metrics;
 using Mesh.Models;
+using Mesh.Models.Features;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Trainer.Training;
 
 /// <summary>
-/// The trainer's loop. Every <see cref="TrainerOptions.CollectInterval"/> it takes the impressions whose label window
-/// closed, in time order. Every <see cref="TrainerOptions.ValidationWindow"/> examples it first evaluates the model
-/// being trained and the one serving on that window (progressive validation: neither has seen it), publishes the
-/// evaluated snapshot when it is not worse, and only then trains on the window. So a published version's NE was
-/// measured on data it never trained on.
+/// The trainer's loop. Every <see cref="TrainerOptions.CollectInterval"/> it takes the requests whose label window
+/// closed, in time order, and trains the model (user tower and both tiers, end to end) on them in mini-batches of up
+/// to <see cref="TrainerOptions.BatchRequests"/> requests. Each step first predicts its batch, then learns from it, so
+/// every prediction is on data the model has not seen (progressive validation); the version serving predicts the same
+/// batches. Every <see cref="TrainerOptions.ValidationWindow"/> examples the window decides: the weights are published
+/// when their large-tier NE on the window is not worse than the serving version's. A window predicted by serving's own
+/// weights only (the first after a start or a publish, when it is a single batch) cannot tell and publishes nothing.
 /// </summary>
+/// <remarks>
+/// The subscription handlers only queue impressions and clicks in the <see cref="LabelJoiner"/>; the steps run here, on
+/// a thread of their own per batch, so the thread pool stays free for requests and event delivery.
+/// </remarks>
 public sealed class StreamingTrainer(
     LabelJoiner joiner,
     IStateStore state,
@@ -21,20 +30,25 @@ public sealed class StreamingTrainer(
     TimeProvider clock,
     ILogger<StreamingTrainer> logger) : BackgroundService, IStatsContributor
 {
-    private readonly List<LabelledExample> _window = [];
+    private readonly List<LabelledRequest> _backlog = [];
     private readonly BinaryMetrics _served = new();
     private readonly Lock _statsLock = new();
     private readonly SemaphoreSlim _collecting = new(1, 1);
-    private OnlineTrainer _trainer = new(RankingModel.Initial, options.Value.LearningRate);
-    private RankingModel _serving = RankingModel.Initial;
-    private long _trainedSincePublish;
+    private readonly Graph _evaluation = new(training: false) { GemmThreads = options.Value.GemmThreads };
+    private Learner _learner = Learner.Start(RankingModel.CreateInitial(), options.Value);
+    private RankingModel _serving = RankingModel.CreateInitial(); // the serving version's weights, for its predictions
+    private long _publishedVersion;
+    private ValidationWindow _window = new();
+    private bool _differsFromServing;
+    private long _trainedExamples;
     private long _windows;
     private long _rejected;
     private double _lastCandidateNe = double.NaN;
     private double _lastServingNe = double.NaN;
+    private double _lastSmallNe = double.NaN;
 
     /// <summary>Version of the last model this trainer published (or resumed from).</summary>
-    public long PublishedVersion => Volatile.Read(ref _serving).Version;
+    public long PublishedVersion => Interlocked.Read(ref _publishedVersion);
 
     /// <summary>Resumes from the latest checkpoint before the loop starts, so nothing trains on the wrong weights.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -66,8 +80,8 @@ public sealed class StreamingTrainer(
     }
 
     /// <summary>
-    /// Takes the labelled examples due now, scores the served predictions, and closes full windows. One collection
-    /// runs at a time, so a caller other than the loop (a test, a shutdown) can take a turn safely.
+    /// Takes the labelled requests due now, scores the served predictions, trains on them batch by batch and closes full
+    /// windows. One collection runs at a time, so a caller other than the loop (a test, a shutdown) can take a turn safely.
     /// </summary>
     public async Task CollectAsync(CancellationToken cancellationToken)
     {
@@ -90,65 +104,117 @@ public sealed class StreamingTrainer(
 
     private async Task CollectDueAsync(CancellationToken cancellationToken)
     {
-        foreach (var example in joiner.CollectLabelled(clock.GetUtcNow()))
+        var due = joiner.CollectLabelled(clock.GetUtcNow());
+        lock (_statsLock)
         {
-            lock (_statsLock)
+            foreach (var request in due)
             {
-                _served.Add((float)example.ServedScore, example.Clicked ? 1f : 0f);
+                for (var i = 0; i < request.Count; i++)
+                {
+                    _served.Add((float)request.ServedScores[i], request.Labels[i]);
+                }
+            }
+        }
+
+        // What a failed publish leaves untrained waits here for the next collection.
+        _backlog.AddRange(due);
+        var o = options.Value;
+        while (_backlog.Count > 0)
+        {
+            // A batch ends where the window fills, so that each window holds what it says.
+            var room = o.ValidationWindow - _window.Examples;
+            int take = 0, examples = 0;
+            while (take < _backlog.Count && take < o.BatchRequests && examples < room)
+            {
+                examples += _backlog[take++].Count;
             }
 
-            _window.Add(example);
-            if (_window.Count >= options.Value.ValidationWindow)
+            var batch = _backlog.GetRange(0, take);
+            _backlog.RemoveRange(0, take);
+            await RunOffPoolAsync(() => Step(batch));
+            if (_window.Examples >= o.ValidationWindow)
             {
                 await CloseWindowAsync(cancellationToken);
             }
         }
     }
 
-    private async Task CloseWindowAsync(CancellationToken cancellationToken)
+    /// <summary>Predicts the batch with the serving version and the model being trained, then trains on it.</summary>
+    private void Step(IReadOnlyList<LabelledRequest> batch)
     {
-        var candidate = new BinaryMetrics();
-        var serving = new BinaryMetrics();
-        var servingTier = _serving.Tier(Tiers.Large);
-        foreach (var e in _window)
+        var labels = new float[batch.Sum(r => r.Count)];
+        var n = 0;
+        foreach (var request in batch)
         {
-            candidate.Add((float)_trainer.Predict(Tiers.Large, e.Input), e.Clicked ? 1f : 0f);
-            serving.Add((float)servingTier.Predict(e.Input), e.Clicked ? 1f : 0f);
+            request.Labels.CopyTo(labels, n);
+            n += request.Count;
         }
 
+        var encoded = RankingBatch.Create([.. batch.Select(r => r.Input)], labels);
+        var serving = PredictFinalTier(_serving, encoded);
+        var informative = _differsFromServing;
+        var predictions = _learner.Trainer.Step(encoded);
+        _differsFromServing = true;
+        _window.Add(predictions[_learner.Large], _learner.Small is { } small ? predictions[small] : null, serving, labels, informative);
+        Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
+    }
+
+    /// <summary>The large tier's click probabilities, with the model's own user tower.</summary>
+    private float[] PredictFinalTier(RankingModel model, RankingBatch batch)
+    {
+        var g = _evaluation;
+        g.Reset();
+        var scores = new float[batch.Candidates];
+        model.Tier(Tiers.Large).Score(batch, model.UserEmbeddings(g, batch), scores, g);
+        g.Reset();
+        return scores;
+    }
+
+    private async Task CloseWindowAsync(CancellationToken cancellationToken)
+    {
+        var window = _window;
+        _window = new ValidationWindow();
         Interlocked.Increment(ref _windows);
+        var candidateNe = window.Candidate.NormalizedEntropy;
+        var servingNe = window.Serving.NormalizedEntropy;
         lock (_statsLock)
         {
-            _lastCandidateNe = candidate.NormalizedEntropy;
-            _lastServingNe = serving.NormalizedEntropy;
+            _lastCandidateNe = candidateNe;
+            _lastServingNe = servingNe;
+            _lastSmallNe = window.Small.NormalizedEntropy;
         }
 
         // NaN (a window without clicks) compares false: nothing is published on a window that cannot tell.
-        if (_trainedSincePublish > 0 && candidate.NormalizedEntropy <= serving.NormalizedEntropy)
+        if (window.Informative && candidateNe <= servingNe)
         {
-            await PublishAsync(candidate.NormalizedEntropy, serving.NormalizedEntropy, cancellationToken);
+            await PublishAsync(window, cancellationToken);
         }
         else
         {
             Interlocked.Increment(ref _rejected);
         }
-
-        foreach (var e in _window)
-        {
-            _trainer.Train(e.Input, e.Clicked);
-        }
-
-        _trainedSincePublish += _window.Count;
-        _window.Clear();
     }
 
-    private async Task PublishAsync(double validationNe, double previousNe, CancellationToken cancellationToken)
+    private async Task PublishAsync(ValidationWindow window, CancellationToken cancellationToken)
     {
-        var version = _serving.Version + 1;
-        var model = _trainer.Snapshot(version);
+        var version = PublishedVersion + 1;
+        var examples = _learner.TrainedExamples;
+        var validationNe = window.Candidate.NormalizedEntropy;
+        var previousNe = window.Serving.NormalizedEntropy;
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["validationNe"] = validationNe,
+            ["previousNe"] = previousNe,
+            ["validationAuc"] = window.Candidate.Auc,
+            ["smallNe"] = window.Small.NormalizedEntropy,
+        }.Where(m => double.IsFinite(m.Value)).ToDictionary(StringComparer.Ordinal);
+        var model = _learner.Model;
+        var checkpoint = await RunOffPoolAsync(() => model.ToCheckpoint(version, examples, metrics));
+
         var now = clock.GetUtcNow();
         var key = StateKeys.RankingCheckpoint(version);
-        await state.SaveAsync(Components.ModelStore, key, RankingCheckpoint.From(model, now), cancellationToken: cancellationToken);
+        var record = new ModelCheckpoint { Version = version, TrainedExamples = examples, CreatedAt = now, Checkpoint = checkpoint };
+        await state.SaveAsync(Components.ModelStore, key, record, cancellationToken: cancellationToken);
         await state.SaveAsync(Components.ModelStore, StateKeys.LatestRankingModel, new ModelPointer { Version = version, CheckpointKey = key }, cancellationToken: cancellationToken);
         var expired = version - options.Value.KeepCheckpoints - 1;
         if (expired >= 1)
@@ -162,13 +228,16 @@ public sealed class StreamingTrainer(
             Version = version,
             CheckpointKey = key,
             PublishedAt = now,
-            TrainedExamples = model.TrainedExamples,
+            TrainedExamples = examples,
             ValidationNe = validationNe,
             PreviousNe = previousNe,
         }, cancellationToken);
-        Volatile.Write(ref _serving, model);
-        _trainedSincePublish = 0;
-        logger.LogInformation("Published ranking model v{Version}: NE {Ne:F4} vs {PreviousNe:F4} serving", version, validationNe, previousNe);
+
+        // The serving version's weights are a frozen copy: the weights being trained move on.
+        _serving = await RunOffPoolAsync(() => Freeze(model, _serving, checkpoint));
+        Interlocked.Exchange(ref _publishedVersion, version);
+        _differsFromServing = false;
+        logger.LogInformation("Published ranking model v{Version}: NE {Ne:F4} vs {PreviousNe:F4} serving, {Examples} examples", version, validationNe, previousNe, examples);
     }
 
     /// <summary>Continues from the latest published checkpoint, so a restart does not begin cold.</summary>
@@ -182,22 +251,53 @@ public sealed class StreamingTrainer(
                 return;
             }
 
-            var checkpoint = await state.GetAsync<RankingCheckpoint>(Components.ModelStore, pointer.Value.CheckpointKey, cancellationToken);
-            if (checkpoint is null)
+            var stored = await state.GetAsync<ModelCheckpoint>(Components.ModelStore, pointer.Value.CheckpointKey, cancellationToken);
+            if (stored is null)
             {
                 return;
             }
 
-            var model = checkpoint.Value.ToModel();
-            _trainer = new OnlineTrainer(model, options.Value.LearningRate);
-            Volatile.Write(ref _serving, model);
+            var checkpoint = stored.Value.Checkpoint;
+            var (model, serving) = await RunOffPoolAsync(() => (RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint)));
+            _learner = Learner.Start(model, options.Value);
+            Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
+            _serving = serving;
+            Interlocked.Exchange(ref _publishedVersion, model.Version);
             logger.LogInformation("Resumed training from model v{Version}", model.Version);
         }
-        catch (Exception e) when (e is StateStoreException or InvalidDataException or HttpRequestException)
+        catch (Exception e) when (e is StateStoreException or CheckpointException or HttpRequestException)
         {
             logger.LogWarning(e, "Could not resume from the latest checkpoint; training from scratch");
         }
     }
+
+    /// <summary>
+    /// A copy of <paramref name="model"/>'s weights: into <paramref name="into"/>'s tensors when the two have the same
+    /// parameters (always, unless a resumed checkpoint changed the architecture), else rebuilt from the checkpoint.
+    /// </summary>
+    private static RankingModel Freeze(RankingModel model, RankingModel into, byte[] checkpoint)
+    {
+        var source = model.Parameters.ToList();
+        var target = into.Parameters.ToList();
+        if (source.Count != target.Count || source.Zip(target).Any(p => p.First.Name != p.Second.Name || p.First.Value.Length != p.Second.Value.Length))
+        {
+            return RankingModel.FromCheckpoint(checkpoint);
+        }
+
+        foreach (var (from, to) in source.Zip(target))
+        {
+            from.Value.Span.CopyTo(to.Value.Span);
+        }
+
+        return into;
+    }
+
+    // Training and checkpoint work is seconds of CPU a minute: a dedicated thread rather than a pool thread.
+    private static Task<T> RunOffPoolAsync<T>(Func<T> work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static Task RunOffPoolAsync(Action work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     public void Contribute(IDictionary<string, object?> stats)
     {
@@ -210,10 +310,12 @@ public sealed class StreamingTrainer(
             stats["trainer"] = new
             {
                 publishedVersion = PublishedVersion,
+                trainedExamples = Interlocked.Read(ref _trainedExamples),
                 windows = Interlocked.Read(ref _windows),
                 rejectedWindows = Interlocked.Read(ref _rejected),
                 lastCandidateNe = Finite(_lastCandidateNe),
                 lastServingNe = Finite(_lastServingNe),
+                lastSmallNe = Finite(_lastSmallNe),
                 pendingLabels = joiner.PendingCount,
                 lateClicks = joiner.LateClicks,
                 clicks = (long)Math.Round(_served.BaseRate * _served.Weight),
@@ -228,4 +330,66 @@ public sealed class StreamingTrainer(
     private static double? BaseRateNe(BinaryMetrics served) => served.BaseRate is > 0 and < 1 ? 1.0 : null;
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    /// <summary>The model being trained and its trainer; the tiers' positions in the predictions a step returns.</summary>
+    private sealed class Learner
+    {
+        private Learner(RankingModel model, RankingTrainer trainer)
+        {
+            Model = model;
+            Trainer = trainer;
+            var tiers = model.Tiers.Keys.ToList(); // the order RankingTrainer.For steps them in
+            Large = tiers.IndexOf(Tiers.Large) is >= 0 and var large ? large : throw new CheckpointException($"the model has no '{Tiers.Large}' tier");
+            Small = tiers.IndexOf(Tiers.Small) is >= 0 and var small ? small : null;
+        }
+
+        public RankingModel Model { get; }
+        public RankingTrainer Trainer { get; }
+        public int Large { get; }
+        public int? Small { get; }
+
+        /// <summary>Labelled examples behind the weights: the checkpoint's, and this process's.</summary>
+        public long TrainedExamples => Model.TrainedExamples + Trainer.Examples;
+
+        public static Learner Start(RankingModel model, TrainerOptions options)
+        {
+            var settings = new TrainingSettings { GemmThreads = options.GemmThreads };
+            if (options.DenseLearningRate is { } dense)
+            {
+                settings = settings with { DenseLearningRate = (float)dense };
+            }
+
+            if (options.SparseLearningRate is { } sparse)
+            {
+                settings = settings with { SparseLearningRate = (float)sparse };
+            }
+
+            return new Learner(model, RankingTrainer.For(model, settings));
+        }
+    }
+
+    /// <summary>One progressive-validation window: each prediction made before its batch was trained on.</summary>
+    private sealed class ValidationWindow
+    {
+        public BinaryMetrics Candidate { get; } = new();
+        public BinaryMetrics Small { get; } = new();
+        public BinaryMetrics Serving { get; } = new();
+
+        /// <summary>Some batch of the window was predicted by weights other than serving's.</summary>
+        public bool Informative { get; private set; }
+
+        public long Examples => Candidate.Examples;
+
+        public void Add(float[] candidate, float[]? small, float[] serving, float[] labels, bool informative)
+        {
+            Candidate.Add(candidate, labels);
+            if (small is not null)
+            {
+                Small.Add(small, labels);
+            }
+
+            Serving.Add(serving, labels);
+            Informative |= informative;
+        }
+    }
 }

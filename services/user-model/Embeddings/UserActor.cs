@@ -1,7 +1,8 @@
 using Mesh.Contracts;
 using Mesh.Dapr;
 using Mesh.Dapr.Actors;
-using Mesh.Models;
+using Mesh.Models.Features;
+using Mesh.Serving;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.UserModel.Embeddings;
@@ -9,16 +10,19 @@ namespace Mesh.UserModel.Embeddings;
 /// <summary>
 /// SOAP's asynchronous half, one actor per user (type <c>user</c>, id = user id). Turns are one at a time per user, so
 /// the activity log needs no ETag retry loop: <see cref="RecordAsync"/> appends the event (a redelivered event is
-/// recognised by its id and changes nothing), recomputes the embedding, stores it with a TTL and publishes it, and the
-/// log is saved when the turn ends. If storing or publishing fails the log is not saved, so the redelivery redoes it
-/// all: the embedding of every event is published at least once. The <c>expire</c> reminder drops the log of a user
-/// idle for <see cref="UserModelOptions.ActivityTimeToLive"/>.
+/// recognised by its id and changes nothing), recomputes the embedding with the user tower of the ranking model serving
+/// now (<see cref="ServingModel"/>) over the newest <see cref="FeatureSpace.SequenceLength"/> events, stores it with a
+/// TTL and publishes it, and the log is saved when the turn ends. If storing or publishing fails the log is not saved,
+/// so the redelivery redoes it all: the embedding of every event is published at least once. A newly published model
+/// reaches a user's embedding at the user's next event, asynchronously: nothing is recomputed on the serving path. The
+/// <c>expire</c> reminder drops the log of a user idle for <see cref="UserModelOptions.ActivityTimeToLive"/>.
 /// </summary>
 public sealed class UserActor(
     IActorContext context,
     IStateStore state,
     IEventPublisher publisher,
     IOptions<UserModelOptions> options,
+    ServingModel serving,
     UserModelMetrics metrics,
     TimeProvider clock) : IActor
 {
@@ -29,7 +33,6 @@ public sealed class UserActor(
     public const string ActivityKey = "activity";
 
     private readonly UserModelOptions _options = options.Value;
-    private readonly UserEmbeddingModel _model = new(options.Value.HalfLife);
 
     public static IServiceCollection Register(IServiceCollection services) =>
         services.AddActor<UserActor>(AppIds.UserModel, ActorTypes.User, m => m
@@ -58,12 +61,16 @@ public sealed class UserActor(
             await context.RegisterReminderAsync(ExpireReminder, _options.ActivityTimeToLive, _options.ActivityTimeToLive, cancellationToken: cancellationToken);
         }
 
+        // The tower reads ages as of now; the trainer recomputes it as of the same instant (servedAt - ageMs).
+        var model = serving.Current;
+        List<RecentEvent> recent = [.. history.TakeLast(FeatureSpace.SequenceLength).Select(e => new RecentEvent { Category = e.Category, Kind = e.Kind, OccurredAt = e.OccurredAt })];
         var embedding = new UserEmbedding
         {
-            Vector = _model.Compute(history, now),
-            ModelVersion = UserEmbeddingModel.Version,
+            Vector = model.EmbedUser(data.UserId, recent, now),
+            ModelVersion = model.Version,
             ComputedAt = now,
-            EventCount = history.Count,
+            EventCount = recent.Count,
+            Recent = recent,
         };
         await state.SaveAsync(Components.EmbeddingStore, StateKeys.User(data.UserId), embedding, new StateWriteOptions { TimeToLive = _options.EmbeddingTimeToLive }, cancellationToken);
         await publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = data.UserId, Embedding = embedding }, cancellationToken);
@@ -100,3 +107,6 @@ public sealed record RecordResult(bool Duplicate, int EventCount);
 
 /// <summary>A user's recent activity as the user actor keeps it, oldest first; <see cref="UpdatedAt"/> is when it last grew.</summary>
 public sealed record ActivityLog(IReadOnlyList<UserActivity> Events, DateTimeOffset? UpdatedAt = null);
+
+/// <summary>One remembered user action; the id recognises a redelivered event.</summary>
+public sealed record UserActivity(string EventId, UserActionKind Kind, string ItemId, string Category, DateTimeOffset OccurredAt);

@@ -1,9 +1,10 @@
 using Mesh.Dapr;
+using Mesh.Serving;
 
 namespace Mesh.UserModel.Embeddings;
 
 /// <summary>user-model's counters, reported under <c>userModel</c> in <c>/v1/stats</c>.</summary>
-public sealed class UserModelMetrics : IStatsContributor
+public sealed class UserModelMetrics(ServingModel serving) : IStatsContributor
 {
     private long _embeddings;
     private long _expired;
@@ -16,6 +17,7 @@ public sealed class UserModelMetrics : IStatsContributor
     public void Contribute(IDictionary<string, object?> stats) => stats["userModel"] = new
     {
         embeddingsPublished = Interlocked.Read(ref _embeddings),
+        modelVersion = serving.Current.Version,
         activityExpired = Interlocked.Read(ref _expired),
         duplicateEvents = Interlocked.Read(ref _duplicates),
     };

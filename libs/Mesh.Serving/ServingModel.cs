@@ -1,20 +1,25 @@
 using Mesh.Models;
 
-namespace Mesh.Ranker.Scoring;
+namespace Mesh.Serving;
 
 /// <summary>
-/// The model serving now. A new version replaces the reference in one write; requests that already hold the old one
-/// finish with it, so a reload never fails a request.
+/// The ranking model serving now. A new version replaces the reference in one write; callers that already hold the
+/// old one finish with it, so a reload never fails a request. Starts with version 0, the untrained model.
 /// </summary>
 public sealed class ServingModel
 {
-    private RankingModel _current = RankingModel.Initial;
+    private RankingModel _current = RankingModel.CreateInitial();
+    private long _loads;
 
     public RankingModel Current => Volatile.Read(ref _current);
+
+    /// <summary>Versions installed since start.</summary>
+    public long Loads => Interlocked.Read(ref _loads);
 
     /// <summary>Installs <paramref name="model"/> unless a newer version is already serving; true when installed.</summary>
     public bool TryInstall(RankingModel model)
     {
+        ArgumentNullException.ThrowIfNull(model);
         while (true)
         {
             var seen = Current;
@@ -25,6 +30,7 @@ public sealed class ServingModel
 
             if (Interlocked.CompareExchange(ref _current, model, seen) == seen)
             {
+                Interlocked.Increment(ref _loads);
                 return true;
             }
         }
