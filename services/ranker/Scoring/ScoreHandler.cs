@@ -18,9 +18,6 @@ namespace Mesh.Ranker.Scoring;
 public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptions<RankerOptions> options, RankerMetrics metrics, TimeProvider clock, ILogger<ScoreHandler> logger)
     : IMethodHandler<ScoreRequest, ScoreResponse>
 {
-#pragma warning disable CA2211
-    public static long SmallTicks, LargeTicks;
-#pragma warning restore CA2211
     public async Task<ScoreResponse> HandleAsync(ScoreRequest request, CancellationToken cancellationToken)
     {
         Validate(request);
@@ -37,9 +34,7 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
             }
 
             var exit = stage.ExitThreshold is { } threshold ? new EarlyExitRule(stage.Keep, threshold) : (EarlyExitRule?)null;
-            var sw = System.Diagnostics.Stopwatch.StartNew();
             var scored = model.Score(stage.Tier, Input(request, survivors), exit, gemmThreads: 1);
-            if (stage.Tier == Tiers.Small) { Interlocked.Add(ref SmallTicks, sw.ElapsedTicks); } else { Interlocked.Add(ref LargeTicks, sw.ElapsedTicks); }
             for (var i = 0; i < survivors.Length; i++)
             {
                 survivors[i].Score = scored.Scores[i];
