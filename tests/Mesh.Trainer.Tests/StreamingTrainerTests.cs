@@ -20,6 +20,10 @@ public sealed class StreamingTrainerTests
             o.ValidationWindow = Window;
             o.LabelWindow = TimeSpan.FromSeconds(5);
             o.CollectInterval = TimeSpan.FromDays(1); // the tests call CollectAsync themselves
+
+            // The library's defaults suit a million-impression pass; these streams are a few hundred impressions long.
+            o.DenseLearningRate = 1e-3;
+            o.SparseLearningRate = 0.3;
         });
         b.AddTrainer();
         b.Services.AddSubscription<ModelPublished, EventRecorder<ModelPublished>>("observer", Topics.ModelPublished);
