@@ -97,7 +97,13 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
             _logger.LogWarning("Embedded broker: {Outstanding} events still undelivered after {DrainTimeout}", _work.Outstanding, _options.DrainTimeout);
         }
 
-        await _stopping.CancelAsync();
+        // The host may dispose the broker before stopping it (seen when a test host is disposed under load); a disposed
+        // source was cancelled first, so there is nothing left to cancel.
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync();
+        }
+
         await Task.WhenAll(_workers).WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
         await SaveUndeliveredAsync(cancellationToken);
     }
