@@ -54,6 +54,23 @@ public sealed class EmbeddingCacheTests
     }
 
     [Fact]
+    public async Task Get_StoredWithItsSequence_EveryLevelServesTheSequence()
+    {
+        RecentEvent[] recent = [new() { Category = "c1", Kind = UserActionKind.View, OccurredAt = _clock.GetUtcNow() }];
+        await _store.Inner.SaveAsync(Components.EmbeddingStore, "u", new UserEmbedding { Vector = [1], ModelVersion = 3, ComputedAt = _clock.GetUtcNow(), Recent = recent });
+
+        var fromStore = await _cache.GetAsync("u", CancellationToken.None);
+        var direct = await _cache.GetAsync("u", CancellationToken.None);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        await _store.Inner.DeleteAsync(Components.EmbeddingStore, "u");
+        var failover = await _cache.GetAsync("u", CancellationToken.None);
+
+        Assert.Equal([EmbeddingSource.Store, EmbeddingSource.DirectCache, EmbeddingSource.Failover], [fromStore.Source, direct.Source, failover.Source]);
+        Assert.All([fromStore, direct, failover], e => Assert.Equal(recent, e.Recent));
+        Assert.Null((await _cache.GetAsync("nobody", CancellationToken.None)).Recent);
+    }
+
+    [Fact]
     public async Task Get_AfterDirectTtl_ReadsStoreAgainAndSeesNewValue()
     {
         await SaveAsync("u", 1);

@@ -62,7 +62,8 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
     [Fact]
     public async Task Rank_Served_PublishesImpressionsWithServedInputs()
     {
-        await _app.State.SaveAsync(Components.EmbeddingStore, "u-known", new UserEmbedding { Vector = [1, 2, 3], ModelVersion = 4, ComputedAt = _app.Clock.GetUtcNow() });
+        RecentEvent[] recent = [new() { Category = "c2", Kind = UserActionKind.Engage, OccurredAt = _app.Clock.GetUtcNow().AddMinutes(-1) }];
+        await _app.State.SaveAsync(Components.EmbeddingStore, "u-known", new UserEmbedding { Vector = [1, 2, 3], ModelVersion = 4, ComputedAt = _app.Clock.GetUtcNow(), Recent = recent });
 
         var response = await _client.PostAsJsonAsync("/v1/rank", new RankRequest
         {
@@ -78,10 +79,30 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
         Assert.Equal(EmbeddingSource.Store, served.Embedding.Source);
         Assert.Equal([1f, 2f, 3f], served.Embedding.Vector);
         Assert.Equal(4, served.Embedding.ModelVersion);
+        Assert.Equal(recent, served.Embedding.Recent); // the sequence behind the vector, for the trainer's user tower
         Assert.Equal("reels", served.Context.Surface);
         Assert.Equal(2, served.CandidateCount);
         Assert.Equal(body.Items.Select(i => i.ImpressionId), served.Items.Select(i => i.ImpressionId));
         Assert.Equal("", served.Items.Single(i => i.AdId == "y").Category);
+    }
+
+    [Fact]
+    public async Task Rank_ExitThreshold_PassedToTheFinalStageOnly()
+    {
+        var request = new RankRequest
+        {
+            UserId = "u-exit",
+            Candidates = [.. Enumerable.Range(0, 60).Select(i => new Candidate { AdId = $"a{i}", Category = "c1" })],
+            K = 5,
+            ExitThreshold = 0.4,
+        };
+
+        (await _client.PostAsJsonAsync("/v1/rank", request, MeshJson.Options)).EnsureSuccessStatusCode();
+        (await _client.PostAsJsonAsync("/v1/rank", request with { UserId = "u-no-exit", ExitThreshold = null }, MeshJson.Options)).EnsureSuccessStatusCode();
+
+        var cascade = _app.Ranker.Requests.Single(r => r.UserId == "u-exit").Cascade;
+        Assert.Equal([(Tiers.Small, (double?)null), (Tiers.Large, 0.4)], cascade.Select(s => (s.Tier, s.ExitThreshold)));
+        Assert.All(_app.Ranker.Requests.Single(r => r.UserId == "u-no-exit").Cascade, s => Assert.Null(s.ExitThreshold)); // the router's default: none
     }
 
     [Fact]
@@ -110,6 +131,9 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
     [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"k":101}""", "k")]
     [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"budgetMs":0}""", "budgetMs")]
     [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"context":{"hour":24}}""", "context.hour")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"exitThreshold":1.5}""", "exitThreshold")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"exitThreshold":-0.1}""", "exitThreshold")]
+    [InlineData("""{"userId":"u","candidates":[{"adId":"a"}],"exitThreshold":"high"}""", "exitThreshold")]
     public async Task Rank_BadInput_Returns400NamingTheField(string json, string field)
     {
         var errors = await PostInvalidAsync("/v1/rank", Json(json));

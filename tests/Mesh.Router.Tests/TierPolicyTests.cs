@@ -18,6 +18,19 @@ public sealed class TierPolicyTests
     }
 
     [Fact]
+    public void Choose_ExitThreshold_OnTheFinalStageOfEitherPlan()
+    {
+        var policy = Create(maxInFlight: 1);
+
+        var cascade = policy.Choose(candidates: 500, k: 10, remainingMs: 100, exitThreshold: 0.3);
+        using var busy = policy.Enter();
+        var shed = policy.Choose(candidates: 500, k: 10, remainingMs: 100, exitThreshold: 0.3);
+
+        Assert.Equal([null, 0.3], cascade.Cascade.Select(s => s.ExitThreshold));
+        Assert.Equal(0.3, Assert.Single(shed.Cascade).ExitThreshold);
+    }
+
+    [Fact]
     public void Choose_FewCandidates_EarlyStageKeepsAll()
     {
         var decision = Create().Choose(candidates: 8, k: 20, remainingMs: 100);

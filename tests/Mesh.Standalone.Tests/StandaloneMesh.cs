@@ -28,15 +28,14 @@ public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
         builder.UseSetting("Standalone:DataDirectory", "");
         builder.UseSetting("Standalone:SummaryInterval", "00:00:00");
         builder.UseSetting("Trainer:LabelWindow", "00:00:05");
-        builder.UseSetting("Trainer:ValidationWindow", "3000");
-        builder.UseSetting("Trainer:SparseLearningRate", "0.5"); // as the host runs (appsettings.json)
+        builder.UseSetting("Trainer:ValidationWindow", "3000"); // the host's 4,000 would publish later in a short run
+        // As the host runs (appsettings.json): the large tier rescores the best 20 of 50 with early exit.
+        builder.UseSetting("Trainer:SparseLearningRate", "0.5");
+        builder.UseSetting("Router:FinalStageSize", "20");
+        builder.UseSetting("Router:ExitThreshold", "0.9");
         // The test collects once a simulated second itself (CollectAsync), so training keeps pace with the fake clock
         // however slow the machine; the trainer's own timer stays out of the way.
         builder.UseSetting("Trainer:CollectInterval", "1.00:00:00");
-        // Less model work per request than the host's defaults (the large tier rescores the best 20 of 50, and exits
-        // early more eagerly), so the run stays short on a small machine.
-        builder.UseSetting("Router:FinalStageSize", "20");
-        builder.UseSetting("Router:ExitThreshold", "0.9");
         builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
     }
 
