@@ -9,7 +9,7 @@ usage() {
     echo "  gemm     GFLOP/s of the learning engine's GEMM against OpenBLAS (libopenblas0) in the same run"
     echo "  infer    candidates/s and model FLOP utilisation of the ranking networks (forward pass) against the GEMM rate"
     echo "  train    examples/s and model FLOP utilisation of a training step against the GEMM rate"
-    echo "  quality  NE, AUC, calibration of every model on the synthetic world (1M impressions: about 10 minutes)"
+    echo "  quality  NE, AUC, calibration of every model on the synthetic world (1M impressions: 4 to 10 minutes on 2 cores)"
     echo "run 'bench/run.sh help' for every option"
 }
 
