@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Mesh.Bench;
 
 /// <summary>The command-line shape every benchmark shares: options as <c>--name value</c> or <c>--name=value</c>.</summary>
@@ -31,5 +33,28 @@ public static class BenchArguments
         }
 
         return (options, null);
+    }
+
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>], invariant culture.</summary>
+    public static bool TryParseInt(string value, int min, int max, out int result) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result) && result >= min && result <= max;
+
+    /// <summary>A comma-separated list of at least one such integer; repeats are dropped, the first order kept.</summary>
+    public static bool TryParseIntList(string value, int min, int max, out IReadOnlyList<int> result)
+    {
+        var list = new List<int>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!TryParseInt(part, min, max, out var n))
+            {
+                result = [];
+                return false;
+            }
+
+            list.Add(n);
+        }
+
+        result = [.. list.Distinct()];
+        return list.Count > 0;
     }
 }

@@ -53,13 +53,13 @@ public sealed record LoadOptions
                 case "warmup" when TryParseSeconds(value, 0, 60, out var seconds):
                     options = options with { Warmup = seconds };
                     break;
-                case "concurrency" when TryParseInt(value, 1, 256, out var concurrency):
+                case "concurrency" when BenchArguments.TryParseInt(value, 1, 256, out var concurrency):
                     options = options with { Concurrency = concurrency };
                     break;
-                case "candidates" when TryParseList(value, out var candidates):
+                case "candidates" when BenchArguments.TryParseIntList(value, 1, RankRequest.MaxCandidates, out var candidates):
                     options = options with { Candidates = candidates };
                     break;
-                case "seed" when TryParseInt(value, 0, int.MaxValue, out var seed):
+                case "seed" when BenchArguments.TryParseInt(value, 0, int.MaxValue, out var seed):
                     options = options with { Seed = seed };
                     break;
                 case "host":
@@ -79,29 +79,5 @@ public sealed record LoadOptions
         var ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= min && seconds <= max;
         result = ok ? TimeSpan.FromSeconds(seconds) : default;
         return ok;
-    }
-
-    private static bool TryParseInt(string value, int min, int max, out int result) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result) && result >= min && result <= max;
-
-    private static bool TryParseList(string value, out IReadOnlyList<int> result)
-    {
-        var counts = new List<int>();
-        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!TryParseInt(part, 1, RankRequest.MaxCandidates, out var count))
-            {
-                result = [];
-                return false;
-            }
-
-            if (!counts.Contains(count))
-            {
-                counts.Add(count);
-            }
-        }
-
-        result = counts;
-        return counts.Count > 0;
     }
 }

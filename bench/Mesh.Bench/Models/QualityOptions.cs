@@ -48,22 +48,22 @@ public sealed record QualityOptions
         {
             switch (name)
             {
-                case "impressions" when TryParseInt(value, 1_000, 20_000_000, out var n):
+                case "impressions" when BenchArguments.TryParseInt(value, 1_000, 20_000_000, out var n):
                     options = options with { Impressions = n };
                     break;
                 case "models" when BenchModels.Parse(value) is { } models:
                     options = options with { Models = models };
                     break;
-                case "batch-requests" when TryParseInt(value, 1, 1024, out var n):
+                case "batch-requests" when BenchArguments.TryParseInt(value, 1, 1024, out var n):
                     options = options with { BatchRequests = n };
                     break;
-                case "seed" when TryParseInt(value, 0, int.MaxValue, out var n):
+                case "seed" when BenchArguments.TryParseInt(value, 0, int.MaxValue, out var n):
                     options = options with { Seed = n };
                     break;
-                case "holdout" when TryParseInt(value, 0, 100_000, out var n):
+                case "holdout" when BenchArguments.TryParseInt(value, 0, 100_000, out var n):
                     options = options with { HoldoutRequests = n };
                     break;
-                case "exit-keep" when TryParseInt(value, 1, 50, out var n):
+                case "exit-keep" when BenchArguments.TryParseInt(value, 1, 50, out var n):
                     options = options with { ExitKeep = n };
                     break;
                 case "thresholds" when TryParseThresholds(value, out var thresholds):
@@ -76,9 +76,6 @@ public sealed record QualityOptions
 
         return (options, null);
     }
-
-    private static bool TryParseInt(string value, int min, int max, out int result) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result) && result >= min && result <= max;
 
     private static bool TryParseThresholds(string value, out IReadOnlyList<double> result)
     {

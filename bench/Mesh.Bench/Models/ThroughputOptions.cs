@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Mesh.Bench.Models;
 
 /// <summary>Settings of the <c>infer</c> and <c>train</c> benchmarks (the same options, different defaults).</summary>
@@ -68,22 +66,22 @@ public sealed record ThroughputOptions
                 case "models" when BenchModels.Parse(value) is { } models:
                     options = options with { Models = models };
                     break;
-                case "threads" when TryParseList(value, 1, 256, out var threads):
+                case "threads" when BenchArguments.TryParseIntList(value, 1, 256, out var threads):
                     options = options with { Threads = threads };
                     break;
-                case "requests" when TryParseInt(value, 1, 512, out var n):
+                case "requests" when BenchArguments.TryParseInt(value, 1, 512, out var n):
                     options = options with { Requests = n };
                     break;
-                case "candidates" when TryParseInt(value, 1, 1000, out var n):
+                case "candidates" when BenchArguments.TryParseInt(value, 1, 1000, out var n):
                     options = options with { Candidates = n };
                     break;
-                case "repetitions" when TryParseInt(value, 3, 1000, out var n):
+                case "repetitions" when BenchArguments.TryParseInt(value, 3, 1000, out var n):
                     options = options with { Repetitions = n };
                     break;
-                case "warmup" when TryParseInt(value, 0, 100, out var n):
+                case "warmup" when BenchArguments.TryParseInt(value, 0, 100, out var n):
                     options = options with { Warmup = n };
                     break;
-                case "seed" when TryParseInt(value, 0, int.MaxValue, out var n):
+                case "seed" when BenchArguments.TryParseInt(value, 0, int.MaxValue, out var n):
                     options = options with { Seed = n };
                     break;
                 default:
@@ -94,26 +92,5 @@ public sealed record ThroughputOptions
         return options.BatchSize > 65_536
             ? (null, $"a batch of {options.Requests} x {options.Candidates} candidates is over 65536")
             : (options, null);
-    }
-
-    private static bool TryParseInt(string value, int min, int max, out int result) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result) && result >= min && result <= max;
-
-    private static bool TryParseList(string value, int min, int max, out IReadOnlyList<int> result)
-    {
-        var list = new List<int>();
-        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!TryParseInt(part, min, max, out var n))
-            {
-                result = [];
-                return false;
-            }
-
-            list.Add(n);
-        }
-
-        result = [.. list.Distinct()];
-        return list.Count > 0;
     }
 }
