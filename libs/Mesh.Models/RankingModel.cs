@@ -123,7 +123,7 @@ public sealed class RankingModel
         return stream.ToArray();
     }
 
-    /// <summary>Rebuilds the architecture the header names and loads its tensors; a corrupt or mismatched checkpoint throws <see cref="CheckpointException"/>.</summary>
+    /// <summary>Rebuilds the architecture the header names and loads its tensors (one read, one checksum); a corrupt or mismatched checkpoint throws <see cref="CheckpointException"/>.</summary>
     public static RankingModel FromCheckpoint(byte[] checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -141,8 +141,7 @@ public sealed class RankingModel
         }
 
         var model = new RankingModel(new UserTower("user", rng), tiers, (long)contents.Info.Config["version"]!, contents.Info.Step, contents.Info.Metrics);
-        using var stream = new MemoryStream(checkpoint);
-        Checkpoint.Load(stream, Architecture, model.Parameters);
+        Checkpoint.Load(contents, Architecture, model.Parameters.Select(p => (p.Name, p.Value)));
         return model;
     }
 

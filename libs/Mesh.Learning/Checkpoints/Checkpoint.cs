@@ -224,9 +224,13 @@ public static class Checkpoint
     /// <see cref="CheckpointException"/>, nothing copied) a file of another architecture, one that lacks a tensor, or
     /// one whose tensor has another shape. Tensors of the file that are not asked for (optimizer state) are ignored.
     /// </summary>
-    public static CheckpointInfo Load(Stream stream, string architecture, IEnumerable<(string Name, Tensor Value)> into)
+    public static CheckpointInfo Load(Stream stream, string architecture, IEnumerable<(string Name, Tensor Value)> into) =>
+        Load(Read(stream), architecture, into);
+
+    /// <summary>Copies the tensors of checkpoint <paramref name="contents"/> already read into <paramref name="into"/>, checked as above.</summary>
+    public static CheckpointInfo Load(CheckpointContents contents, string architecture, IEnumerable<(string Name, Tensor Value)> into)
     {
-        var contents = Read(stream);
+        ArgumentNullException.ThrowIfNull(contents);
         if (contents.Info.Architecture != architecture)
         {
             throw new CheckpointException($"checkpoint architecture '{contents.Info.Architecture}' does not match the model's '{architecture}'");
