@@ -64,7 +64,7 @@ public sealed class Dhen : RankingNetwork
     /// <summary>Number of layers, and of exit heads.</summary>
     public int Depth => _layers.Length;
 
-    public override NetworkCost Cost => _fields.Cost + new NetworkCost(Depth * (LayerFlops + NetworkCost.Dense(_fields.OutputDim, 1)), 0);
+    public override NetworkCost Cost => _fields.Cost + new NetworkCost(Depth * LayerFlops, 0);
 
     /// <summary>FLOPs of one layer plus its head on one candidate: the unit of the early-exit compute figures.</summary>
     public long LayerFlops => _layers[0].Flops + NetworkCost.Dense(_fields.OutputDim, 1);
