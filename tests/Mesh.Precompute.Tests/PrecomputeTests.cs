@@ -127,4 +127,32 @@ public sealed class PrecomputeTests
         Assert.Equal(1, precompute.GetProperty("expiredUnused").GetInt64());
         Assert.Equal(0.5, precompute.GetProperty("wasteRate").GetDouble());
     }
+
+    [Fact]
+    public void Ledger_ClaimWhileAnotherComputes_GetsNothingUntilTheWriteEnds()
+    {
+        var ledger = new PrecomputeLedger();
+        var embeddingTime = DateTimeOffset.UnixEpoch;
+        var now = embeddingTime + TimeSpan.FromMinutes(1);
+        string[] keys = ["u1/a1", "u1/a2"];
+
+        // Two handlers for one user at once (an impression and an embedding update): one computes, one skips.
+        var first = ledger.Claim(keys, embeddingTime, now - TimeSpan.FromSeconds(30));
+        Assert.Equal(keys, first);
+        Assert.Empty(ledger.Claim(keys, embeddingTime, now - TimeSpan.FromSeconds(30)));
+
+        // A newer embedding is not held up by a computation from the older one.
+        Assert.Equal(keys, ledger.Claim(keys, embeddingTime + TimeSpan.FromSeconds(1), now - TimeSpan.FromSeconds(30)));
+
+        // A failed write releases the claim without counting; a successful one counts and makes the keys fresh.
+        ledger.Complete(first, embeddingTime, computedAt: null, now + TimeSpan.FromMinutes(2));
+        var retry = ledger.Claim(keys, embeddingTime, now - TimeSpan.FromSeconds(30));
+        Assert.Equal(keys, retry);
+        ledger.Complete(retry, embeddingTime, now, now + TimeSpan.FromMinutes(2));
+        Assert.Empty(ledger.Claim(keys, embeddingTime, now - TimeSpan.FromSeconds(30)));
+
+        var stats = new Dictionary<string, object?>();
+        ledger.Contribute(stats);
+        Assert.Equal(2, System.Text.Json.JsonSerializer.SerializeToElement(stats["precompute"]).GetProperty("computed").GetInt64());
+    }
 }

@@ -9,30 +9,54 @@ namespace Mesh.Precompute.Speculation;
 public sealed class PrecomputeLedger : IStatsContributor
 {
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Key, DateTimeOffset EmbeddingTime)> _inFlight = [];
     private readonly Lock _lock = new();
     private long _computed;
     private long _used;
     private long _expiredUsed;
     private long _expiredUnused;
 
-    /// <summary>True when <paramref name="key"/> was computed after <paramref name="freshAfter"/> from the embedding of <paramref name="embeddingTime"/>.</summary>
-    public bool IsFresh(string key, DateTimeOffset embeddingTime, DateTimeOffset freshAfter)
+    /// <summary>
+    /// Claims the keys to compute from the embedding of <paramref name="embeddingTime"/>: those not computed from it
+    /// after <paramref name="freshAfter"/> and not being computed from it by another handler right now. The check and
+    /// the claim are one step, so an impression and an embedding update for one user, handled at once, do not both
+    /// compute the same pairs. Every claim ends in <see cref="Complete"/>, whether the write succeeded or not.
+    /// </summary>
+    public IReadOnlyList<string> Claim(IEnumerable<string> keys, DateTimeOffset embeddingTime, DateTimeOffset freshAfter)
     {
         lock (_lock)
         {
-            return _entries.TryGetValue(key, out var e) && e.EmbeddingTime == embeddingTime && e.ComputedAt > freshAfter;
+            var claimed = new List<string>();
+            foreach (var key in keys)
+            {
+                var fresh = _entries.TryGetValue(key, out var e) && e.EmbeddingTime == embeddingTime && e.ComputedAt > freshAfter;
+                if (!fresh && _inFlight.Add((key, embeddingTime)))
+                {
+                    claimed.Add(key);
+                }
+            }
+
+            return claimed;
         }
     }
 
-    public void RecordComputed(IEnumerable<string> keys, DateTimeOffset now, DateTimeOffset expiresAt, DateTimeOffset embeddingTime)
+    /// <summary>
+    /// Ends a <see cref="Claim"/>: when <paramref name="computedAt"/> is given the keys were written and are counted,
+    /// else (the write failed) they are only released for the next handler to try.
+    /// </summary>
+    public void Complete(IReadOnlyList<string> keys, DateTimeOffset embeddingTime, DateTimeOffset? computedAt, DateTimeOffset expiresAt)
     {
         lock (_lock)
         {
             foreach (var key in keys)
             {
-                var used = _entries.TryGetValue(key, out var old) && old.Used;
-                _entries[key] = new Entry(now, expiresAt, embeddingTime) { Used = used };
-                _computed++;
+                _inFlight.Remove((key, embeddingTime));
+                if (computedAt is { } now)
+                {
+                    var used = _entries.TryGetValue(key, out var old) && old.Used;
+                    _entries[key] = new Entry(now, expiresAt, embeddingTime) { Used = used };
+                    _computed++;
+                }
             }
         }
     }

@@ -25,33 +25,34 @@ public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, ISta
 
         var o = options.Value;
         var now = clock.GetUtcNow();
-        var operations = new List<StateOperation>();
-        var keys = new List<string>();
-        foreach (var (adId, category) in ads)
-        {
-            var key = StateKeys.Precomputed(userId, adId);
-            if (ledger.IsFresh(key, embedding.ComputedAt, now - o.RefreshAfter))
-            {
-                continue;
-            }
-
-            var representation = new PrecomputedRepresentation
-            {
-                Vector = FoundationModel.Represent(embedding.Vector, adId, category),
-                FoundationVersion = FoundationModel.Version,
-                EmbeddingVersion = embedding.ModelVersion,
-                ComputedAt = now,
-            };
-            operations.Add(StateOperation.Upsert(key, representation, new StateWriteOptions { TimeToLive = o.RepresentationTimeToLive }));
-            keys.Add(key);
-        }
-
-        if (operations.Count == 0)
+        var adsByKey = ads.ToDictionary(a => StateKeys.Precomputed(userId, a.AdId), a => (a.AdId, a.Category), StringComparer.Ordinal);
+        var claimed = ledger.Claim(adsByKey.Keys, embedding.ComputedAt, now - o.RefreshAfter);
+        if (claimed.Count == 0)
         {
             return;
         }
 
-        await state.TransactAsync(Components.PrecomputedStore, operations, cancellationToken);
-        ledger.RecordComputed(keys, now, now + o.RepresentationTimeToLive, embedding.ComputedAt);
+        var written = false;
+        try
+        {
+            var operations = claimed.Select(key =>
+            {
+                var (adId, adCategory) = adsByKey[key];
+                var representation = new PrecomputedRepresentation
+                {
+                    Vector = FoundationModel.Represent(embedding.Vector, adId, adCategory),
+                    FoundationVersion = FoundationModel.Version,
+                    EmbeddingVersion = embedding.ModelVersion,
+                    ComputedAt = now,
+                };
+                return StateOperation.Upsert(key, representation, new StateWriteOptions { TimeToLive = o.RepresentationTimeToLive });
+            }).ToList();
+            await state.TransactAsync(Components.PrecomputedStore, operations, cancellationToken);
+            written = true;
+        }
+        finally
+        {
+            ledger.Complete(claimed, embedding.ComputedAt, written ? now : null, now + o.RepresentationTimeToLive);
+        }
     }
 }
