@@ -28,6 +28,12 @@ public sealed class DriverOptions
     /// <summary>Mean of the exponential delay between an impression and its click, in simulated time. Default 1 s.</summary>
     public TimeSpan MeanClickDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The window of the recent NE figures (<see cref="DriverStats.RecentServedNe"/>), in simulated time: what the mesh
+    /// serves now, which the figures since the start average with its cold start. Default 30 s.
+    /// </summary>
+    public TimeSpan RecentWindow { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Longest interval one <see cref="SyntheticDriver.RunAsync"/> step simulates; a longer stall is not made up. Default 5 s.</summary>
     public TimeSpan MaxStep { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -33,6 +33,12 @@ public sealed record DriverStats
 
     /// <summary>The planted click probability against the drawn click: the best any model can do.</summary>
     public Ne OptimalNe { get; init; }
+
+    /// <summary><see cref="ServedNe"/> over the impressions of the last <see cref="DriverOptions.RecentWindow"/> only.</summary>
+    public Ne RecentServedNe { get; init; }
+
+    /// <summary><see cref="OptimalNe"/> over the same impressions as <see cref="RecentServedNe"/>.</summary>
+    public Ne RecentOptimalNe { get; init; }
 }
 
 /// <summary>What one <see cref="SyntheticDriver.StepAsync"/> did, over the simulated interval (<see cref="From"/>, <see cref="To"/>].</summary>

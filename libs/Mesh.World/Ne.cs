@@ -32,5 +32,9 @@ public readonly record struct Ne(long Count, long Positives, double LogLossSum)
     public static Ne BaseRate(long count, long positives) =>
         count == 0 ? default : new Ne(count, positives, count * BinaryMetrics.Entropy((double)positives / count));
 
+    /// <summary>The examples of <paramref name="total"/> added after the snapshot <paramref name="earlier"/> of the same metrics: a window's NE.</summary>
+    public static Ne operator -(Ne total, Ne earlier) =>
+        new(total.Count - earlier.Count, total.Positives - earlier.Positives, total.LogLossSum - earlier.LogLossSum);
+
     public override string ToString() => FormattableString.Invariant($"NE {Value:F4} over {Count} ({Positives} positive, CTR {Ctr:P2})");
 }

@@ -34,6 +34,7 @@ public sealed class SyntheticDriver
     private readonly PriorityQueue<FeedbackRequest, (long DueTicks, long Sequence)> _pending = new();
     private readonly BinaryMetrics _servedNe = new();
     private readonly BinaryMetrics _optimalNe = new();
+    private readonly Queue<NeMark> _marks = new(); // the totals at the end of each step in the recent window, oldest first
     private long _feedbackSequence;
     private long _requestsSent;
     private long _requestsFailed;
@@ -75,6 +76,7 @@ public sealed class SyntheticDriver
             CandidatesPerRequest = options.CandidatesPerRequest,
         });
         _random = new Random(Seeds.Derive(world.Options.Seed, Seeds.Driver, options.Seed));
+        _marks.Enqueue(new NeMark(clock.GetUtcNow(), default, default));
     }
 
     /// <summary>A consistent snapshot of the running totals; safe to read from any thread.</summary>
@@ -85,6 +87,8 @@ public sealed class SyntheticDriver
             lock (_statsLock)
             {
                 var served = Ne.Of(_servedNe);
+                var optimal = Ne.Of(_optimalNe);
+                var windowStart = _marks.Peek();
                 return new DriverStats
                 {
                     RequestsSent = _requestsSent,
@@ -98,7 +102,9 @@ public sealed class SyntheticDriver
                     FeedbackPending = _pending.Count,
                     ServedNe = served,
                     BaseRateNe = Ne.BaseRate(served.Count, served.Positives),
-                    OptimalNe = Ne.Of(_optimalNe),
+                    OptimalNe = optimal,
+                    RecentServedNe = served - windowStart.Served,
+                    RecentOptimalNe = optimal - windowStart.Optimal,
                 };
             }
         }
@@ -132,6 +138,7 @@ public sealed class SyntheticDriver
                 clicks += clicked;
             }
 
+            Mark(now);
             var (feedbackSent, pending) = await FlushFeedbackAsync(now, cancellationToken);
             return new DriverStepReport
             {
@@ -279,6 +286,23 @@ public sealed class SyntheticDriver
         }
     }
 
+    /// <summary>
+    /// Notes the totals at the end of a step and forgets the marks older than needed: the oldest kept is the last one at
+    /// or before the start of the recent window, so the recent figures cover the window (to the step) and no more.
+    /// </summary>
+    private void Mark(DateTimeOffset now)
+    {
+        lock (_statsLock)
+        {
+            _marks.Enqueue(new NeMark(now, Ne.Of(_servedNe), Ne.Of(_optimalNe)));
+            var windowStart = now - _options.RecentWindow;
+            while (_marks.Count > 1 && _marks.ElementAt(1).At <= windowStart)
+            {
+                _marks.Dequeue();
+            }
+        }
+    }
+
     /// <summary>Posts every click due by <paramref name="now"/>, oldest first; returns (sent, still pending).</summary>
     private async Task<(int Sent, int Pending)> FlushFeedbackAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -360,4 +384,7 @@ public sealed class SyntheticDriver
         /// <summary>Null when the rank call failed.</summary>
         public RankResponse? Response { get; set; }
     }
+
+    /// <summary>The served and optimal totals at the end of the step at <see cref="At"/>.</summary>
+    private readonly record struct NeMark(DateTimeOffset At, Ne Served, Ne Optimal);
 }

@@ -137,6 +137,39 @@ public class SyntheticDriverTests
     }
 
     [Fact]
+    public async Task Stats_RecentNe_CoversOnlyTheImpressionsOfTheLastWindow()
+    {
+        var (clock, mesh, http, driver) = Create(SmallWorld(), new DriverOptions { RecentWindow = TimeSpan.FromSeconds(3) });
+        using var _ = http;
+        mesh.Score = 0.05;
+        for (var i = 0; i < 2; i++)
+        {
+            clock.Advance(OneSecond);
+            await driver.StepAsync(OneSecond);
+        }
+
+        var early = driver.Stats;
+        Assert.Equal(early.ServedNe, early.RecentServedNe); // a window not yet full covers everything so far
+        Assert.Equal(early.OptimalNe, early.RecentOptimalNe);
+
+        mesh.Score = 0.2;
+        for (var i = 0; i < 3; i++)
+        {
+            clock.Advance(OneSecond);
+            await driver.StepAsync(OneSecond);
+        }
+
+        // The last 3 s: the 3,000 impressions scored 0.2, none of the 2,000 scored 0.05 before them.
+        var stats = driver.Stats;
+        var recent = stats.RecentServedNe;
+        Assert.Equal(3_000, recent.Count);
+        Assert.Equal(stats.Clicks - early.Clicks, recent.Positives);
+        var logLoss = -((recent.Positives * Math.Log(0.2)) + ((recent.Count - recent.Positives) * Math.Log(0.8)));
+        Assert.Equal(logLoss, recent.LogLossSum, 1e-6 * logLoss);
+        Assert.Equal(stats.OptimalNe - early.OptimalNe, stats.RecentOptimalNe);
+    }
+
+    [Fact]
     public async Task StepAsync_SameSeeds_SameTrafficClicksAndStatsWhateverTheConcurrency()
     {
         var a = await RunThreeSeconds(new DriverOptions { Seed = 5, MaxConcurrency = 8 });

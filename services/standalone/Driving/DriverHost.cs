@@ -54,6 +54,8 @@ public sealed class DriverHost(
 
         var s = driver.Stats;
         stats["optimalNe"] = Finite(s.OptimalNe.Value);
+        stats["recentServedNe"] = Finite(s.RecentServedNe.Value);
+        stats["recentOptimalNe"] = Finite(s.RecentOptimalNe.Value);
         stats["driver"] = new
         {
             requestsSent = s.RequestsSent,
@@ -65,6 +67,9 @@ public sealed class DriverHost(
             servedNe = Finite(s.ServedNe.Value),
             baseRateNe = Finite(s.BaseRateNe.Value),
             optimalNe = Finite(s.OptimalNe.Value),
+            recentWindowSeconds = driverOptions.Value.RecentWindow.TotalSeconds,
+            recentServedNe = Finite(s.RecentServedNe.Value),
+            recentOptimalNe = Finite(s.RecentOptimalNe.Value),
         };
     }
 

@@ -1,16 +1,23 @@
 using System.Globalization;
 using Mesh.Dapr;
+using Mesh.World;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Standalone.Reporting;
 
 /// <summary>Logs one line of the mesh's vital signs every <see cref="StandaloneOptions.SummaryInterval"/>.</summary>
-public sealed class SummaryPrinter(IEnumerable<IStatsContributor> contributors, IOptions<StandaloneOptions> options, TimeProvider clock, ILogger<SummaryPrinter> logger)
+public sealed class SummaryPrinter(
+    IEnumerable<IStatsContributor> contributors,
+    IOptions<StandaloneOptions> options,
+    IOptions<DriverOptions> driverOptions,
+    TimeProvider clock,
+    ILogger<SummaryPrinter> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.SummaryInterval, clock);
+        var window = driverOptions.Value.RecentWindow;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -22,7 +29,7 @@ public sealed class SummaryPrinter(IEnumerable<IStatsContributor> contributors, 
                 }
 
                 logger.LogInformation(
-                    "{Requests} requests | p50 {P50} ms p99 {P99} ms | embedding cache {CacheHit} | precompute {PrecomputeHit} | model v{Model} | NE served {Served} base {Base} optimal {Optimal}",
+                    "{Requests} requests | p50 {P50} ms p99 {P99} ms | embedding cache {CacheHit} | precompute {PrecomputeHit} | model v{Model} | NE served {Served} optimal {Optimal} | last {Window} s: served {RecentServed} optimal {RecentOptimal}",
                     stats.GetValueOrDefault("requests"),
                     stats.GetValueOrDefault("p50Ms"),
                     stats.GetValueOrDefault("p99Ms"),
@@ -30,8 +37,10 @@ public sealed class SummaryPrinter(IEnumerable<IStatsContributor> contributors, 
                     Percent(stats.GetValueOrDefault("precomputeHitRate")),
                     stats.GetValueOrDefault("modelVersion"),
                     Number(stats.GetValueOrDefault("servedNe")),
-                    Number(stats.GetValueOrDefault("baseRateNe")),
-                    Number(stats.GetValueOrDefault("optimalNe")));
+                    Number(stats.GetValueOrDefault("optimalNe")),
+                    window.TotalSeconds,
+                    Number(stats.GetValueOrDefault("recentServedNe")),
+                    Number(stats.GetValueOrDefault("recentOptimalNe")));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
