@@ -13,7 +13,7 @@ public sealed class StreamingTrainerTests
 {
     private const int Window = 500;
 
-    private static Task<EmbeddedHost> StartAsync() => EmbeddedHost.StartAsync(b =>
+    private static Task<EmbeddedHost> StartAsync(Action<TrainerOptions>? configure = null) => EmbeddedHost.StartAsync(b =>
     {
         b.Services.Configure<TrainerOptions>(o =>
         {
@@ -24,6 +24,7 @@ public sealed class StreamingTrainerTests
             // The library's defaults suit a million-impression pass; these streams are a few hundred impressions long.
             o.DenseLearningRate = 1e-3;
             o.SparseLearningRate = 0.3;
+            configure?.Invoke(o);
         });
         b.AddTrainer();
         b.Services.AddSubscription<ModelPublished, EventRecorder<ModelPublished>>("observer", Topics.ModelPublished);
@@ -33,8 +34,10 @@ public sealed class StreamingTrainerTests
     /// Serves <paramref name="requests"/> requests of 10 ads; ads of category "hot" are clicked 30% of the time (by
     /// default), the others 2%, drawn from a seeded generator; clicks arrive a second later.
     /// </summary>
-    private static async Task FeedAsync(EmbeddedHost host, int requests, Random random, double hotRate = 0.3, double coldRate = 0.02)
+    /// <returns>What was published, in order: the impressions and clicks.</returns>
+    private static async Task<List<object>> FeedAsync(EmbeddedHost host, int requests, Random random, double hotRate = 0.3, double coldRate = 0.02)
     {
+        var events = new List<object>();
         for (var r = 0; r < requests; r++)
         {
             var now = host.Clock.GetUtcNow();
@@ -44,16 +47,19 @@ public sealed class StreamingTrainerTests
                 Items = [.. ids.Select((id, i) => new ServedImpression { ImpressionId = id, AdId = $"a{i}", Category = i < 3 ? "hot" : "cold", Position = i, Score = 0.04 })],
             };
             await host.Publisher.PublishAsync(Topics.Impressions, served);
+            events.Add(served);
             foreach (var item in served.Items.Where(i => random.NextDouble() < (i.Category == "hot" ? hotRate : coldRate)))
             {
-                await host.Publisher.PublishAsync(Topics.Feedback, new FeedbackReceived
+                var click = new FeedbackReceived
                 {
                     FeedbackId = "f" + item.ImpressionId,
                     ImpressionId = item.ImpressionId,
                     UserId = "u",
                     AdId = item.AdId,
                     OccurredAt = now.AddSeconds(1),
-                });
+                };
+                await host.Publisher.PublishAsync(Topics.Feedback, click);
+                events.Add(click);
             }
 
             host.Clock.Advance(TimeSpan.FromMilliseconds(100));
@@ -63,6 +69,7 @@ public sealed class StreamingTrainerTests
         host.Clock.Advance(TimeSpan.FromSeconds(5));
         await host.Services.GetRequiredService<StreamingTrainer>().CollectAsync(CancellationToken.None);
         await host.Broker.WaitForIdleAsync();
+        return events;
     }
 
     private static JsonElement Stats(EmbeddedHost host)
@@ -131,6 +138,47 @@ public sealed class StreamingTrainerTests
         // Older versions expire: the latest and KeepCheckpoints (3) before it stay.
         var kept = await host.State.GetBulkAsync<ModelCheckpoint>(Components.ModelStore, [.. published.Select(p => p.CheckpointKey)]);
         Assert.Equal(published.Select(p => p.Version >= published[^1].Version - 3), kept.Select(k => k.Found));
+    }
+
+    [Fact]
+    public async Task Publish_WithWeightAveraging_PublishesTheAverageOfTheTrainedWeights()
+    {
+        const float decay = 0.9f;
+        var options = new TrainerOptions { LabelWindow = TimeSpan.FromSeconds(5), BatchRequests = 10, WeightAverageDecay = decay };
+        await using var host = await StartAsync(o => (o.BatchRequests, o.WeightAverageDecay) = (options.BatchRequests, options.WeightAverageDecay));
+        var events = await FeedAsync(host, 6 * Window / 10, new Random(2));
+        var published = host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All[^1];
+        var stored = (await host.State.GetAsync<ModelCheckpoint>(Components.ModelStore, published.CheckpointKey))!.Value;
+        var served = RankingModel.FromCheckpoint(stored.Checkpoint);
+
+        // The same labelled requests, trained the same way (steps of 10 requests), averaged beside the training.
+        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(options));
+        foreach (var e in events)
+        {
+            if (e is ImpressionsServed impressions)
+            {
+                joiner.AddImpressions(impressions);
+            }
+            else
+            {
+                joiner.AddFeedback((FeedbackReceived)e);
+            }
+        }
+
+        var requests = joiner.CollectLabelled(host.Clock.GetUtcNow());
+        var model = RankingModel.CreateInitial();
+        var average = RankingModel.CreateInitial();
+        var trainer = RankingTrainer.For(model, new TrainingSettings { DenseLearningRate = 1e-3f, SparseLearningRate = 0.3f, GemmThreads = 1 });
+        var averaging = new Mesh.Learning.Optim.WeightAverage([.. model.Parameters], [.. average.Parameters], decay);
+        foreach (var chunk in requests.Chunk(10).TakeWhile(_ => trainer.Examples < published.TrainedExamples))
+        {
+            trainer.Step(RankingBatch.Create([.. chunk.Select(r => r.Input)], [.. chunk.SelectMany(r => r.Labels)]));
+            averaging.Update();
+        }
+
+        Assert.Equal(published.TrainedExamples, trainer.Examples);
+        Assert.All(served.Parameters.Zip(average.Parameters), p => Assert.Equal(p.Second.Value.Span.ToArray(), p.First.Value.Span.ToArray()));
+        Assert.Contains(served.Parameters.Zip(model.Parameters), p => !p.First.Value.Span.SequenceEqual(p.Second.Value.Span));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Mesh.Learning;
 using Mesh.Learning.Metrics;
+using Mesh.Learning.Optim;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
@@ -169,11 +170,14 @@ public static class QualityBenchmark
             {
                 while (queue.TryDequeue(out var model))
                 {
-                    results[model.Key] = Train(model, options.Seed, stream.Impressions, batches, progress);
+                    foreach (var trained in Train(model, options, stream.Impressions, batches, progress))
+                    {
+                        results[trained.Model.Key] = trained;
+                    }
                 }
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
             Task.WaitAll(workers);
-            return [.. options.Models.Select(m => results[m.Key])];
+            return [.. options.Models.SelectMany(m => results.TryGetValue(Averaged(m).Key, out var average) ? [results[m.Key], average] : new[] { results[m.Key] })];
         }
         finally
         {
@@ -181,18 +185,38 @@ public static class QualityBenchmark
         }
     }
 
-    private static TrainedModel Train(BenchModel model, int seed, long impressions, IReadOnlyList<StreamBatch> batches, TextWriter progress)
+    /// <summary>The model's weight average, as a row of its own.</summary>
+    private static BenchModel Averaged(BenchModel model) => model with { Key = $"{model.Key}_avg", Title = $"{model.Title}, averaged" };
+
+    /// <summary>
+    /// Trains the model one pass; with <see cref="QualityOptions.AverageDecay"/>, its weight average (a second copy of
+    /// the same seeded architecture) predicts each batch too, before the step, and is returned as a second model.
+    /// </summary>
+    private static IEnumerable<TrainedModel> Train(BenchModel model, QualityOptions options, long impressions, IReadOnlyList<StreamBatch> batches, TextWriter progress)
     {
-        var rng = new Random(seed);
-        var tower = new UserTower("user", rng);
-        var network = model.Create(rng);
+        var (tower, network) = Create(model, options.Seed);
         var trainer = new RankingTrainer(tower, [network], new TrainingSettings { GemmThreads = 1 });
         var track = new QualityTrack(impressions);
+        var average = Create(model, options.Seed);
+        var averaging = options.AverageDecay is { } decay
+            ? new WeightAverage([.. tower.Parameters.Concat(network.Parameters)], [.. average.Tower.Parameters.Concat(average.Network.Parameters)], decay)
+            : null;
+        var averageTrack = new QualityTrack(impressions);
+        var scoring = new Graph(training: false) { GemmThreads = 1 };
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < batches.Count; i++)
         {
             var b = batches[i];
+            if (averaging is not null)
+            {
+                scoring.Reset();
+                var scores = new float[b.Batch.Candidates];
+                average.Network.Score(b.Batch, average.Tower.Forward(scoring, b.Batch), scores, scoring);
+                averageTrack.Add(scores, b.Batch.Labels, b.First, b.Segments);
+            }
+
             var predictions = trainer.Step(b.Batch)[0];
+            averaging?.Update();
             track.Add(predictions, b.Batch.Labels, b.First, b.Segments);
             if (i + 1 < batches.Count && (i + 1) * 4 / batches.Count != i * 4 / batches.Count)
             {
@@ -208,7 +232,18 @@ public static class QualityBenchmark
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"quality: {model.Key} done in {clock.Elapsed.TotalSeconds:F0} s"));
         }
 
-        return new TrainedModel(model, tower, network, track, new BinaryMetrics(), clock.Elapsed);
+        yield return new TrainedModel(model, tower, network, track, new BinaryMetrics(), clock.Elapsed);
+        if (averaging is not null)
+        {
+            yield return new TrainedModel(Averaged(model), average.Tower, average.Network, averageTrack, new BinaryMetrics(), clock.Elapsed);
+        }
+    }
+
+    private static (UserTower Tower, RankingNetwork Network) Create(BenchModel model, int seed)
+    {
+        var rng = new Random(seed);
+        var tower = new UserTower("user", rng);
+        return (tower, model.Create(rng));
     }
 
     private static BinaryMetrics Evaluate(TrainedModel model, IReadOnlyList<StreamBatch> holdout)

@@ -15,6 +15,8 @@ public sealed record QualityOptions
                                 tables (default 2000, 0 to 100000; 0 skips both)
           --exit-keep <n>       k of the early-exit rule: candidates a request keeps (default 10, 1 to 50)
           --thresholds <list>   early-exit thresholds in [0, 1] (default 0,0.25,0.5,0.75,0.9,1)
+          --average <decay>     also score every model's weight average (decay in [0, 1), per step) beside it, as
+                                <key>_avg: progressively and held out (default off)
         """;
 
     /// <summary>Training impressions; the stream has whole requests, so at least this many. Default 1,000,000.</summary>
@@ -34,6 +36,9 @@ public sealed record QualityOptions
     public int ExitKeep { get; init; } = 10;
 
     public IReadOnlyList<double> Thresholds { get; init; } = [0, 0.25, 0.5, 0.75, 0.9, 1];
+
+    /// <summary>Decay of the weight average scored beside each model (<c>Mesh.Learning.Optim.WeightAverage</c>); null: none.</summary>
+    public float? AverageDecay { get; init; }
 
     public static (QualityOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
     {
@@ -68,6 +73,9 @@ public sealed record QualityOptions
                     break;
                 case "thresholds" when TryParseThresholds(value, out var thresholds):
                     options = options with { Thresholds = thresholds };
+                    break;
+                case "average" when float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var decay) && decay is >= 0 and < 1:
+                    options = options with { AverageDecay = decay };
                     break;
                 default:
                     return (null, $"unknown option or bad value: --{name} {value}");

@@ -3,6 +3,7 @@ using Mesh.Dapr;
 using Mesh.Learning;
 using Mesh.Learning.Checkpoints;
 using Mesh.Learning.Metrics;
+using Mesh.Learning.Optim;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Microsoft.Extensions.Options;
@@ -14,8 +15,10 @@ namespace Mesh.Trainer.Training;
 /// closed, in time order, and trains the model (user tower and both tiers, end to end) on them in mini-batches of up
 /// to <see cref="TrainerOptions.BatchRequests"/> requests. Each step first predicts its batch, then learns from it, so
 /// every prediction is on data the model has not seen (progressive validation); the version serving predicts the same
-/// batches. Every <see cref="TrainerOptions.ValidationWindow"/> examples the window decides: the weights are published
-/// when their large-tier NE on the window is not worse than the serving version's. A window predicted by serving's own
+/// batches. What is judged and published is the weights' running average (<see cref="TrainerOptions.WeightAverageDecay"/>),
+/// whose level of prediction holds steadier from step to step than the raw weights'. Every
+/// <see cref="TrainerOptions.ValidationWindow"/> examples the window decides: the average is published when its
+/// large-tier NE on the window is not worse than the serving version's. A window predicted by serving's own
 /// weights only (the first after a start or a publish, when it is a single batch) cannot tell and publishes nothing.
 /// </summary>
 /// <remarks>
@@ -35,7 +38,7 @@ public sealed class StreamingTrainer(
     private readonly Lock _statsLock = new();
     private readonly SemaphoreSlim _collecting = new(1, 1);
     private readonly Graph _evaluation = new(training: false) { GemmThreads = options.Value.GemmThreads };
-    private Learner _learner = Learner.Start(RankingModel.CreateInitial(), options.Value);
+    private Learner _learner = Learner.Start(RankingModel.CreateInitial(), RankingModel.CreateInitial(), options.Value);
     private RankingModel _serving = RankingModel.CreateInitial(); // the serving version's weights, for its predictions
     private long _publishedVersion;
     private ValidationWindow _window = new();
@@ -151,21 +154,37 @@ public sealed class StreamingTrainer(
         }
 
         var encoded = RankingBatch.Create([.. batch.Select(r => r.Input)], labels);
-        var serving = PredictFinalTier(_serving, encoded);
+        var serving = Predict(_serving, Tiers.Large, encoded);
         var informative = _differsFromServing;
-        var predictions = _learner.Trainer.Step(encoded);
+        var learner = _learner;
+        float[] large;
+        float[]? small;
+        if (learner.Averaging is { } averaging)
+        {
+            // The average predicts before the step, as the raw weights' own predictions are made before it.
+            large = Predict(learner.Published, Tiers.Large, encoded);
+            small = learner.Small is null ? null : Predict(learner.Published, Tiers.Small, encoded);
+            learner.Trainer.Step(encoded);
+            averaging.Update();
+        }
+        else
+        {
+            var predictions = learner.Trainer.Step(encoded);
+            (large, small) = (predictions[learner.Large], learner.Small is { } i ? predictions[i] : null);
+        }
+
         _differsFromServing = true;
-        _window.Add(predictions[_learner.Large], _learner.Small is { } small ? predictions[small] : null, serving, labels, informative);
+        _window.Add(large, small, serving, labels, informative);
         Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
     }
 
-    /// <summary>The large tier's click probabilities, with the model's own user tower.</summary>
-    private float[] PredictFinalTier(RankingModel model, RankingBatch batch)
+    /// <summary>A tier's click probabilities, with the model's own user tower.</summary>
+    private float[] Predict(RankingModel model, string tier, RankingBatch batch)
     {
         var g = _evaluation;
         g.Reset();
         var scores = new float[batch.Candidates];
-        model.Tier(Tiers.Large).Score(batch, model.UserEmbeddings(g, batch), scores, g);
+        model.Tier(tier).Score(batch, model.UserEmbeddings(g, batch), scores, g);
         g.Reset();
         return scores;
     }
@@ -208,7 +227,7 @@ public sealed class StreamingTrainer(
             ["validationAuc"] = window.Candidate.Auc,
             ["smallNe"] = window.Small.NormalizedEntropy,
         }.Where(m => double.IsFinite(m.Value)).ToDictionary(StringComparer.Ordinal);
-        var model = _learner.Model;
+        var model = _learner.Published;
         var checkpoint = await RunOffPoolAsync(() => model.ToCheckpoint(version, examples, metrics));
 
         var now = clock.GetUtcNow();
@@ -258,8 +277,9 @@ public sealed class StreamingTrainer(
             }
 
             var checkpoint = stored.Value.Checkpoint;
-            var (model, serving) = await RunOffPoolAsync(() => (RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint)));
-            _learner = Learner.Start(model, options.Value);
+            var (model, average, serving) = await RunOffPoolAsync(() =>
+                (RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint)));
+            _learner = Learner.Start(model, average, options.Value);
             Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
             _serving = serving;
             Interlocked.Exchange(ref _publishedVersion, model.Version);
@@ -331,13 +351,18 @@ public sealed class StreamingTrainer(
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
-    /// <summary>The model being trained and its trainer; the tiers' positions in the predictions a step returns.</summary>
+    /// <summary>
+    /// The model being trained, its trainer, and what is published of it: the running average of its weights (a second
+    /// model of the same architecture) or, without averaging, the model itself.
+    /// </summary>
     private sealed class Learner
     {
-        private Learner(RankingModel model, RankingTrainer trainer)
+        private Learner(RankingModel model, RankingTrainer trainer, RankingModel published, WeightAverage? averaging)
         {
             Model = model;
             Trainer = trainer;
+            Published = published;
+            Averaging = averaging;
             var tiers = model.Tiers.Keys.ToList(); // the order RankingTrainer.For steps them in
             Large = tiers.IndexOf(Tiers.Large) is >= 0 and var large ? large : throw new CheckpointException($"the model has no '{Tiers.Large}' tier");
             Small = tiers.IndexOf(Tiers.Small) is >= 0 and var small ? small : null;
@@ -345,13 +370,18 @@ public sealed class StreamingTrainer(
 
         public RankingModel Model { get; }
         public RankingTrainer Trainer { get; }
+        public RankingModel Published { get; }
+        public WeightAverage? Averaging { get; }
         public int Large { get; }
         public int? Small { get; }
 
         /// <summary>Labelled examples behind the weights: the checkpoint's, and this process's.</summary>
         public long TrainedExamples => Model.TrainedExamples + Trainer.Examples;
 
-        public static Learner Start(RankingModel model, TrainerOptions options)
+        /// <param name="model">Where training starts.</param>
+        /// <param name="copy">A model of the same architecture to hold the weight average; its weights are overwritten.</param>
+        /// <param name="options">Learning rates, GEMM threads and the average's decay.</param>
+        public static Learner Start(RankingModel model, RankingModel copy, TrainerOptions options)
         {
             var settings = new TrainingSettings { GemmThreads = options.GemmThreads };
             if (options.DenseLearningRate is { } dense)
@@ -364,7 +394,10 @@ public sealed class StreamingTrainer(
                 settings = settings with { SparseLearningRate = (float)sparse };
             }
 
-            return new Learner(model, RankingTrainer.For(model, settings));
+            var trainer = RankingTrainer.For(model, settings);
+            return options.WeightAverageDecay > 0
+                ? new Learner(model, trainer, copy, new WeightAverage([.. model.Parameters], [.. copy.Parameters], (float)options.WeightAverageDecay))
+                : new Learner(model, trainer, model, null);
         }
     }
 

@@ -39,6 +39,19 @@ public class QualityBenchmarkTests(TinyQualityRun run) : IClassFixture<TinyQuali
     }
 
     [Fact]
+    public void Measure_WithAverage_ScoresEachModelsAverageBesideIt()
+    {
+        var options = QualityOptions.Parse(["--impressions", "2000", "--models", "lr", "--holdout", "10", "--average", "0.9"]).Options!;
+
+        var result = QualityBenchmark.Measure(options, TextWriter.Null);
+
+        Assert.Equal(["lr", "lr_avg"], result.Models.Select(m => m.Model.Key));
+        Assert.All(result.Models, m => Assert.Equal(result.Stream.Impressions, m.Track.Whole.Examples));
+        Assert.All(result.Models, m => Assert.Equal(10 * 50, m.Holdout.Examples));
+        Assert.NotEqual(result.Models[0].Track.Whole.LogLoss, result.Models[1].Track.Whole.LogLoss); // a different predictor
+    }
+
+    [Fact]
     public void Measure_References_SeeEveryImpressionOnce()
     {
         var result = run.Result;

@@ -17,13 +17,14 @@ public class QualityOptionsTests
         Assert.Equal(2_000, options.HoldoutRequests);
         Assert.Equal(10, options.ExitKeep);
         Assert.Equal([0, 0.25, 0.5, 0.75, 0.9, 1], options.Thresholds);
+        Assert.Null(options.AverageDecay);
     }
 
     [Fact]
     public void Parse_EveryOption_IsRead()
     {
         var (options, _) = QualityOptions.Parse(["--impressions", "20000", "--models=large,lr", "--batch-requests", "8", "--seed", "3",
-            "--holdout", "0", "--exit-keep", "5", "--thresholds", "1,0.5"]);
+            "--holdout", "0", "--exit-keep", "5", "--thresholds", "1,0.5", "--average", "0.99"]);
 
         Assert.Equal(20_000, options!.Impressions);
         Assert.Equal(["lr", "large"], options.Models.Select(m => m.Key)); // the catalogue's order
@@ -32,6 +33,7 @@ public class QualityOptionsTests
         Assert.Equal(0, options.HoldoutRequests);
         Assert.Equal(5, options.ExitKeep);
         Assert.Equal([0.5, 1], options.Thresholds);
+        Assert.Equal(0.99f, options.AverageDecay);
     }
 
     [Theory]
@@ -43,6 +45,7 @@ public class QualityOptionsTests
     [InlineData("--holdout", "-1")]
     [InlineData("--exit-keep", "51")]
     [InlineData("--thresholds", "0.5,1.5")]
+    [InlineData("--average", "1")]
     [InlineData("--epochs", "2")]
     public void Parse_BadValue_IsAnError(string name, string value)
     {

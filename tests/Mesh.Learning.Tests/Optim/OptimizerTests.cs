@@ -90,4 +90,45 @@ public class OptimizerTests
 
         public int GetHashCode(float obj) => 0;
     }
+
+    [Fact]
+    public void WeightAverage_StartsAsACopyAndFollowsTheWarmUpThenTheDecay()
+    {
+        var w = new Parameter("w", Tensor.From([1f, 2f], 2));
+        var table = new Parameter("t", Tensor.From([4f, 0f, 0f, 8f], 2, 2), sparse: true);
+        var avgW = new Parameter("w", new Shape(2));
+        var avgTable = new Parameter("t", new Shape(2, 2), sparse: true);
+        var average = new WeightAverage([w, table], [avgW, avgTable], decay: 0.5f);
+        Assert.Equal([1f, 2f], avgW.Value.Span.ToArray());
+        Assert.Equal([4f, 0f, 0f, 8f], avgTable.Value.Span.ToArray());
+
+        // Update n keeps min(0.5, (1 + n) / (10 + n)) of the average: 0.1, 0.1818..., then 0.5 from n = 8 on.
+        w.Value[0] = 11f;
+        average.Update();
+        Assert.Equal(1f + (0.9f * 10f), avgW.Value[0], 1e-5f);
+        Assert.Equal(2f, avgW.Value[1], 1e-6f);
+
+        for (var n = 1; n < 8; n++)
+        {
+            average.Update();
+        }
+
+        var before = avgW.Value[0];
+        table.Value[0] = 0f; // a row the optimizer moved: the table is averaged like any weight
+        average.Update();
+        Assert.Equal(0.5f * (before + 11f), avgW.Value[0], 1e-5f);
+        Assert.Equal(0.5f * (4f + 0f), avgTable.Value[0], 1e-6f);
+        Assert.Equal(8f, avgTable.Value[3], 1e-6f);
+        Assert.Equal(9, average.Updates);
+    }
+
+    [Fact]
+    public void WeightAverage_MismatchedParametersOrDecay_AreRejected()
+    {
+        var w = new Parameter("w", new Shape(2));
+        Assert.Throws<ArgumentException>(() => new WeightAverage([w], [new Parameter("w", new Shape(3))], 0.9f));
+        Assert.Throws<ArgumentException>(() => new WeightAverage([w], [new Parameter("v", new Shape(2))], 0.9f));
+        Assert.Throws<ArgumentException>(() => new WeightAverage([w], [], 0.9f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WeightAverage([w], [new Parameter("w", new Shape(2))], 1f));
+    }
 }
