@@ -384,7 +384,7 @@ public static class QualityBenchmark
         var baseAll = r.Base.Whole.NormalizedEntropy;
         var optAll = r.Optimum.Whole.NormalizedEntropy;
         output.WriteLine("progressive validation; headline: second half of the stream (after 50% of it for warm-up), 'all': the whole stream");
-        output.WriteLine($"{"model",-28}{"NE",8}{"gap closed",12}{"AUC",8}{"calibration",13}{"NE all",9}{"gap all",9}{"train s",9}{"examples/s",12}");
+        output.WriteLine($"{"model",-40}{"NE",8}{"gap closed",12}{"AUC",8}{"calibration",13}{"NE all",9}{"gap all",9}{"train s",9}{"examples/s",12}");
         WriteRow(output, "base rate (running)", r.Base.SecondHalf, base2, opt2, r.Base.Whole, baseAll, optAll, null);
         foreach (var m in r.Models)
         {
@@ -398,7 +398,7 @@ public static class QualityBenchmark
         var header = $"{"impressions",14}{"base",8}";
         foreach (var m in r.Models)
         {
-            header += $"{m.Model.Key,13}";
+            header += $"{m.Model.Key,16}";
         }
 
         output.WriteLine(header + $"{"optimum",9}");
@@ -408,7 +408,7 @@ public static class QualityBenchmark
             var line = string.Create(CultureInfo.InvariantCulture, $"{window.FirstExample + window.Examples,14}{window.NormalizedEntropy,8:F4}");
             foreach (var m in r.Models)
             {
-                line += string.Create(CultureInfo.InvariantCulture, $"{m.Track.Progressive.Windows[w].NormalizedEntropy,13:F4}");
+                line += string.Create(CultureInfo.InvariantCulture, $"{m.Track.Progressive.Windows[w].NormalizedEntropy,16:F4}");
             }
 
             output.WriteLine(line + string.Create(CultureInfo.InvariantCulture, $"{r.Optimum.Progressive.Windows[w].NormalizedEntropy,9:F4}"));
@@ -419,7 +419,7 @@ public static class QualityBenchmark
         header = $"{"user exposure",-16}{"share",8}{"CTR",8}";
         foreach (var m in r.Models)
         {
-            header += $"{m.Model.Key,13}";
+            header += $"{m.Model.Key,16}";
         }
 
         output.WriteLine(header + $"{"optimum NE",12}");
@@ -432,7 +432,7 @@ public static class QualityBenchmark
             var line = string.Create(CultureInfo.InvariantCulture, $"{range,-16}{(double)baseSegment.Examples / r.Base.SecondHalf.Examples,8:P1}{baseSegment.BaseRate,8:P2}");
             foreach (var m in r.Models)
             {
-                line += string.Create(CultureInfo.InvariantCulture, $"{QualityTrack.GapClosed(baseSegment.NormalizedEntropy, m.Track.Segments[s].NormalizedEntropy, optimumSegment.NormalizedEntropy),13:F3}");
+                line += string.Create(CultureInfo.InvariantCulture, $"{QualityTrack.GapClosed(baseSegment.NormalizedEntropy, m.Track.Segments[s].NormalizedEntropy, optimumSegment.NormalizedEntropy),16:F3}");
             }
 
             output.WriteLine(line + string.Create(CultureInfo.InvariantCulture, $"{optimumSegment.NormalizedEntropy,12:F4}"));
@@ -479,7 +479,7 @@ public static class QualityBenchmark
     private static void WriteRow(TextWriter output, string name, BinaryMetrics half, double baseNe, double optNe, BinaryMetrics whole, double baseAll, double optAll, TrainedModel? model)
     {
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"{name,-28}{half.NormalizedEntropy,8:F4}{QualityTrack.GapClosed(baseNe, half.NormalizedEntropy, optNe),12:F3}{half.Auc,8:F4}{half.Calibration,13:F3}{whole.NormalizedEntropy,9:F4}{QualityTrack.GapClosed(baseAll, whole.NormalizedEntropy, optAll),9:F3}");
+            $"{name,-40}{half.NormalizedEntropy,8:F4}{QualityTrack.GapClosed(baseNe, half.NormalizedEntropy, optNe),12:F3}{half.Auc,8:F4}{half.Calibration,13:F3}{whole.NormalizedEntropy,9:F4}{QualityTrack.GapClosed(baseAll, whole.NormalizedEntropy, optAll),9:F3}");
         if (model is not null)
         {
             line += string.Create(CultureInfo.InvariantCulture, $"{model.Training.TotalSeconds,9:F0}{whole.Examples / model.Training.TotalSeconds,12:F0}");

@@ -5,6 +5,42 @@ namespace Mesh.Learning;
 
 public sealed partial class Graph
 {
+    // Below this many multiply-adds (B·H·Tq·Tk·D/H) attention runs on the calling thread: splitting costs more.
+    private const long ParallelAttentionWork = 1L << 18;
+
+    // A method of its own so that the closure is allocated only when attention goes parallel.
+    private static void AttentionForwardParallel(Tensor q, Tensor k, Tensor v, Tensor? keyMask, int heads, Tensor y, Memory<float> probs, int threads)
+    {
+        var batch = q.Shape[0];
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, part =>
+            AttentionForward(q, k, v, keyMask, heads, y, probs, (int)((long)batch * part / threads), (int)((long)batch * (part + 1) / threads)));
+    }
+
+    /// <summary>The forward pass of <see cref="Attention"/> for batch entries [<paramref name="from"/>, <paramref name="to"/>), on this thread.</summary>
+    private static void AttentionForward(Tensor q, Tensor k, Tensor v, Tensor? keyMask, int heads, Tensor y, Memory<float> probs, int from, int to)
+    {
+        int tq = q.Shape[1], tk = k.Shape[1], d = q.Shape[2], dh = d / heads;
+        var scale = 1f / MathF.Sqrt(dh);
+        for (var b = from; b < to; b++)
+        {
+            for (var h = 0; h < heads; h++)
+            {
+                var p = probs.Span.Slice((b * heads + h) * tq * tk, tq * tk);
+                // Head h of batch entry b: a (T, dh) matrix with row stride D.
+                var qh = q.Span[(b * tq * d + h * dh)..];
+                var kh = k.Span[(b * tk * d + h * dh)..];
+                var vh = v.Span[(b * tk * d + h * dh)..];
+                Gemm.Multiply(Transpose.No, Transpose.Yes, tq, tk, dh, scale, qh, d, kh, d, 0f, p, tk, 1);
+                for (var i = 0; i < tq; i++)
+                {
+                    MaskedSoftmaxRow(p.Slice(i * tk, tk), keyMask is null ? default : keyMask.Row(b));
+                }
+
+                Gemm.Multiply(Transpose.No, Transpose.No, tq, dh, tk, 1f, p, tk, vh, d, 0f, y.Span[(b * tq * d + h * dh)..], d, 1);
+            }
+        }
+    }
+
     /// <summary>
     /// Scaled dot-product attention with <paramref name="heads"/> heads: for each batch entry and head h (the columns
     /// h·D/H .. (h+1)·D/H), <c>softmax(q kᵀ / sqrt(D/H)) v</c>. q: (B, Tq, D), k and v: (B, Tk, D) -> (B, Tq, D).
@@ -29,24 +65,16 @@ public sealed partial class Graph
         var y = Output(q.Shape, Tracks(q, k, v));
         // Attention probabilities (B, H, Tq, Tk), kept for the backward step.
         var probs = Scratch(batch * heads * tq * tk);
-        var scale = 1f / MathF.Sqrt(dh);
-        for (var b = 0; b < batch; b++)
-        {
-            for (var h = 0; h < heads; h++)
-            {
-                var p = probs.Span.Slice((b * heads + h) * tq * tk, tq * tk);
-                // Head h of batch entry b: a (T, dh) matrix with row stride D.
-                var qh = q.Span[(b * tq * d + h * dh)..];
-                var kh = k.Span[(b * tk * d + h * dh)..];
-                var vh = v.Span[(b * tk * d + h * dh)..];
-                Gemm.Multiply(Transpose.No, Transpose.Yes, tq, tk, dh, scale, qh, d, kh, d, 0f, p, tk, GemmThreads);
-                for (var i = 0; i < tq; i++)
-                {
-                    MaskedSoftmaxRow(p.Slice(i * tk, tk), keyMask is null ? default : keyMask.Row(b));
-                }
 
-                Gemm.Multiply(Transpose.No, Transpose.No, tq, dh, tk, 1f, p, tk, vh, d, 0f, y.Span[(b * tq * d + h * dh)..], d, GemmThreads);
-            }
+        // Each product is tiny (T x T x D/H), so threads split the batch entries, not the products.
+        var threads = Math.Min(GemmThreads <= 0 ? Gemm.MaxThreads : GemmThreads, batch);
+        if (threads > 1 && (long)batch * heads * tq * tk * dh >= ParallelAttentionWork)
+        {
+            AttentionForwardParallel(q, k, v, keyMask, heads, y, probs, threads);
+        }
+        else
+        {
+            AttentionForward(q, k, v, keyMask, heads, y, probs, 0, batch);
         }
 
         if (y.Grad is not null)

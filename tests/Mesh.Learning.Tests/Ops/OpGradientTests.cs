@@ -83,6 +83,22 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void Attention_LargeBatchOnTwoThreads_SameAsOneThreadBitForBit()
+    {
+        // 301 entries x 2 heads x 8 x 8 x 16 is past the size at which threads split the batch (an odd count, unevenly).
+        var rng = new Random(7);
+        var q = TestData.Normal("q", rng, 1f, 301, 8, 32).Value;
+        var k = TestData.Normal("k", rng, 1f, 301, 8, 32).Value;
+        var v = TestData.Normal("v", rng, 1f, 301, 8, 32).Value;
+        var mask = Tensor.From([.. Enumerable.Range(0, 301 * 8).Select(i => i % 5 == 4 ? 0f : 1f)], 301, 8);
+
+        var one = new Graph(training: false) { GemmThreads = 1 }.Attention(q, k, v, 2, mask).Span.ToArray();
+        var two = new Graph(training: false) { GemmThreads = 2 }.Attention(q, k, v, 2, mask).Span.ToArray();
+
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
     public void Attention_PaddedKeys_GetNoWeightAndAllPaddedRowIsZero()
     {
         var rng = new Random(5);
