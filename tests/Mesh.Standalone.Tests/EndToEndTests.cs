@@ -91,6 +91,19 @@ public sealed class EndToEndTests : IClassFixture<EndToEndTests.Run>
     }
 
     [Fact]
+    public void Run_ServesBetterAtTheEndThanOnAverage()
+    {
+        // The driver's own books: the last 10 s (the test driver's window) against the whole run, which starts untrained.
+        var recent = _run.Driver.RecentServedNe;
+        var whole = _run.Driver.ServedNe;
+
+        _output.WriteLine($"served NE: last 10 s {recent.Value:F4} over {recent.Count}, whole run {whole.Value:F4} over {whole.Count}; optimal last 10 s {_run.Driver.RecentOptimalNe.Value:F4}");
+        Assert.InRange(recent.Count, 1, whole.Count - 1);
+        Assert.True(recent.Value < whole.Value, $"the last 10 s ({recent.Value}) are not better than the whole run ({whole.Value})");
+        Assert.True(recent.Value > _run.Driver.RecentOptimalNe.Value);
+    }
+
+    [Fact]
     public void Run_EarlyExitSavesLargeTierCompute()
     {
         var ranker = _run.Stats.GetProperty("ranker");

@@ -43,7 +43,7 @@ public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
         new SyntheticWorld(new WorldOptions { Seed = seed }, Clock.GetUtcNow()),
         CreateClient(),
         Clock,
-        new DriverOptions { Seed = seed, RequestsPerSecond = 100, CandidatesPerRequest = 50, K = 10 });
+        new DriverOptions { Seed = seed, RequestsPerSecond = 100, CandidatesPerRequest = 50, K = 10, RecentWindow = TimeSpan.FromSeconds(10) });
 
     /// <summary>
     /// Advances the clock by <paramref name="step"/>, drives that much traffic, and waits until the mesh is quiet; once
