@@ -154,7 +154,7 @@ public sealed class StreamingTrainer(
         }
 
         var encoded = RankingBatch.Create([.. batch.Select(r => r.Input)], labels);
-        var serving = Predict(_serving, Tiers.Large, encoded);
+        var serving = Predict(_serving, encoded, Tiers.Large)[0];
         var informative = _differsFromServing;
         var learner = _learner;
         float[] large;
@@ -162,8 +162,8 @@ public sealed class StreamingTrainer(
         if (learner.Averaging is { } averaging)
         {
             // The average predicts before the step, as the raw weights' own predictions are made before it.
-            large = Predict(learner.Published, Tiers.Large, encoded);
-            small = learner.Small is null ? null : Predict(learner.Published, Tiers.Small, encoded);
+            var average = Predict(learner.Published, encoded, learner.Small is null ? [Tiers.Large] : [Tiers.Large, Tiers.Small]);
+            (large, small) = (average[0], average.Length > 1 ? average[1] : null);
             learner.Trainer.Step(encoded);
             averaging.Update();
         }
@@ -178,13 +178,19 @@ public sealed class StreamingTrainer(
         Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
     }
 
-    /// <summary>A tier's click probabilities, with the model's own user tower.</summary>
-    private float[] Predict(RankingModel model, string tier, RankingBatch batch)
+    /// <summary>The click probabilities of each of <paramref name="tiers"/>, from one pass of the model's own user tower.</summary>
+    private float[][] Predict(RankingModel model, RankingBatch batch, params string[] tiers)
     {
         var g = _evaluation;
         g.Reset();
-        var scores = new float[batch.Candidates];
-        model.Tier(tier).Score(batch, model.UserEmbeddings(g, batch), scores, g);
+        var user = model.UserEmbeddings(g, batch);
+        var scores = new float[tiers.Length][];
+        for (var i = 0; i < tiers.Length; i++)
+        {
+            scores[i] = new float[batch.Candidates];
+            model.Tier(tiers[i]).Score(batch, user, scores[i], g);
+        }
+
         g.Reset();
         return scores;
     }
