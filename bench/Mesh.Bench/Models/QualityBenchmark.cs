@@ -189,34 +189,22 @@ public static class QualityBenchmark
     private static BenchModel Averaged(BenchModel model) => model with { Key = $"{model.Key}_avg", Title = $"{model.Title}, averaged" };
 
     /// <summary>
-    /// Trains the model one pass; with <see cref="QualityOptions.AverageDecay"/>, its weight average (a second copy of
-    /// the same seeded architecture) predicts each batch too, before the step, and is returned as a second model.
+    /// Trains the model one pass; with <see cref="QualityOptions.AverageDecay"/>, its weight average predicts each batch
+    /// too, before the step, and is returned as a second model.
     /// </summary>
-    private static IEnumerable<TrainedModel> Train(BenchModel model, QualityOptions options, long impressions, IReadOnlyList<StreamBatch> batches, TextWriter progress)
+    private static List<TrainedModel> Train(BenchModel model, QualityOptions options, long impressions, IReadOnlyList<StreamBatch> batches, TextWriter progress)
     {
         var (tower, network) = Create(model, options.Seed);
         var trainer = new RankingTrainer(tower, [network], new TrainingSettings { GemmThreads = 1 });
         var track = new QualityTrack(impressions);
-        var average = Create(model, options.Seed);
-        var averaging = options.AverageDecay is { } decay
-            ? new WeightAverage([.. tower.Parameters.Concat(network.Parameters)], [.. average.Tower.Parameters.Concat(average.Network.Parameters)], decay)
-            : null;
-        var averageTrack = new QualityTrack(impressions);
-        var scoring = new Graph(training: false) { GemmThreads = 1 };
+        var average = options.AverageDecay is { } decay ? new AveragedCopy(model, options.Seed, tower, network, decay, impressions) : null;
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < batches.Count; i++)
         {
             var b = batches[i];
-            if (averaging is not null)
-            {
-                scoring.Reset();
-                var scores = new float[b.Batch.Candidates];
-                average.Network.Score(b.Batch, average.Tower.Forward(scoring, b.Batch), scores, scoring);
-                averageTrack.Add(scores, b.Batch.Labels, b.First, b.Segments);
-            }
-
+            average?.Score(b);
             var predictions = trainer.Step(b.Batch)[0];
-            averaging?.Update();
+            average?.Update();
             track.Add(predictions, b.Batch.Labels, b.First, b.Segments);
             if (i + 1 < batches.Count && (i + 1) * 4 / batches.Count != i * 4 / batches.Count)
             {
@@ -232,11 +220,13 @@ public static class QualityBenchmark
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"quality: {model.Key} done in {clock.Elapsed.TotalSeconds:F0} s"));
         }
 
-        yield return new TrainedModel(model, tower, network, track, new BinaryMetrics(), clock.Elapsed);
-        if (averaging is not null)
+        List<TrainedModel> trained = [new TrainedModel(model, tower, network, track, new BinaryMetrics(), clock.Elapsed)];
+        if (average is not null)
         {
-            yield return new TrainedModel(Averaged(model), average.Tower, average.Network, averageTrack, new BinaryMetrics(), clock.Elapsed);
+            trained.Add(new TrainedModel(Averaged(model), average.Tower, average.Network, average.Track, new BinaryMetrics(), clock.Elapsed));
         }
+
+        return trained;
     }
 
     private static (UserTower Tower, RankingNetwork Network) Create(BenchModel model, int seed)
@@ -244,6 +234,36 @@ public static class QualityBenchmark
         var rng = new Random(seed);
         var tower = new UserTower("user", rng);
         return (tower, model.Create(rng));
+    }
+
+    /// <summary>A second copy of the model's seeded architecture holding the running average of its weights, and its progressive metrics.</summary>
+    private sealed class AveragedCopy
+    {
+        private readonly WeightAverage _average;
+        private readonly Graph _scoring = new(training: false) { GemmThreads = 1 };
+
+        public AveragedCopy(BenchModel model, int seed, UserTower tower, RankingNetwork network, float decay, long impressions)
+        {
+            (Tower, Network) = Create(model, seed);
+            _average = new WeightAverage([.. tower.Parameters.Concat(network.Parameters)], [.. Tower.Parameters.Concat(Network.Parameters)], decay);
+            Track = new QualityTrack(impressions);
+        }
+
+        public UserTower Tower { get; }
+        public RankingNetwork Network { get; }
+        public QualityTrack Track { get; }
+
+        /// <summary>Predicts the batch with the average as it stands (before the model's step on it) and records it.</summary>
+        public void Score(StreamBatch b)
+        {
+            _scoring.Reset();
+            var scores = new float[b.Batch.Candidates];
+            Network.Score(b.Batch, Tower.Forward(_scoring, b.Batch), scores, _scoring);
+            Track.Add(scores, b.Batch.Labels, b.First, b.Segments);
+        }
+
+        /// <summary>Moves the average toward the weights after the model's step.</summary>
+        public void Update() => _average.Update();
     }
 
     private static BinaryMetrics Evaluate(TrainedModel model, IReadOnlyList<StreamBatch> holdout)
