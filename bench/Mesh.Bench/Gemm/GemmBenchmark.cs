@@ -66,8 +66,8 @@ public static class GemmBenchmark
 
                 // The engine's last product against OpenBLAS's: a wrong result would make any speed meaningless.
                 var difference = blas is null ? double.NaN : MaxRelativeDifference(ours, theirs);
-                results.Add(new Result(shape, t, shape.Flops / Median(timings[0]) / 1e9, shape.Flops / Median(timings[1]) / 1e9,
-                    shape.Flops / Median(timings[2]) / 1e9, difference));
+                results.Add(new Result(shape, t, shape.Flops / BenchStatistics.Percentile(timings[0], 0.5) / 1e9, shape.Flops / BenchStatistics.Percentile(timings[1], 0.5) / 1e9,
+                    shape.Flops / BenchStatistics.Percentile(timings[2], 0.5) / 1e9, difference));
             }
         }
 
@@ -126,13 +126,8 @@ public static class GemmBenchmark
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static float[] RandomMatrix(Random rng, int count)
+    /// <summary><paramref name="count"/> values uniform in [-1, 1): a GEMM operand whose values do not matter to its time.</summary>
+    public static float[] RandomMatrix(Random rng, int count)
     {
         var values = new float[count];
         for (var i = 0; i < count; i++)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Mesh.Bench.Gemm;
 using Mesh.Learning;
 using Mesh.Learning.Kernels;
 using Mesh.Models;
@@ -160,14 +161,9 @@ public static class ThroughputBenchmark
     private static (double Median, double P10, double P90, double GemmGflops) Time(ThroughputOptions options, int threads, Action batch)
     {
         var rng = new Random(1);
-        var a = new float[GemmSize * GemmSize];
-        var b = new float[GemmSize * GemmSize];
+        var a = GemmBenchmark.RandomMatrix(rng, GemmSize * GemmSize);
+        var b = GemmBenchmark.RandomMatrix(rng, GemmSize * GemmSize);
         var c = new float[GemmSize * GemmSize];
-        for (var j = 0; j < a.Length; j++)
-        {
-            a[j] = (float)(rng.NextDouble() * 2 - 1);
-            b[j] = (float)(rng.NextDouble() * 2 - 1);
-        }
 
         // Warm-up: the given batches and at least a second, so that the JIT has recompiled the hot methods (tiered
         // compilation promotes a method after 30 calls, in the background) before anything is timed.
@@ -192,17 +188,8 @@ public static class ThroughputBenchmark
             gemm.Add(gemmSeconds);
         }
 
-        var sorted = model.Order().ToArray();
-        return (Percentile(sorted, 0.5), Percentile(sorted, 0.1), Percentile(sorted, 0.9), 2.0 * GemmSize * GemmSize * GemmSize / Percentile([.. gemm.Order()], 0.5) / 1e9);
-    }
-
-    // Linear interpolation between the closest ranks of an ascending array.
-    private static double Percentile(double[] sorted, double q)
-    {
-        var position = q * (sorted.Length - 1);
-        var low = (int)Math.Floor(position);
-        var high = Math.Min(low + 1, sorted.Length - 1);
-        return sorted[low] + ((position - low) * (sorted[high] - sorted[low]));
+        return (BenchStatistics.Percentile(model, 0.5), BenchStatistics.Percentile(model, 0.1), BenchStatistics.Percentile(model, 0.9),
+            2.0 * GemmSize * GemmSize * GemmSize / BenchStatistics.Percentile(gemm, 0.5) / 1e9);
     }
 
     private static void Write(TextWriter output, string benchmark, bool training, IReadOnlyList<Result> results, int headlineThreads)
