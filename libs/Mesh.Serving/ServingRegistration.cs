@@ -1,5 +1,5 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 

@@ -2,7 +2,6 @@ using System.ComponentModel.DataAnnotations;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
 using Mesh.Learning.Metrics;
 
 namespace Mesh.World;

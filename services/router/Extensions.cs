@@ -1,4 +1,4 @@
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Router.Api;
 using Mesh.Router.Embeddings;
 using Mesh.Router.Impressions;

@@ -1,11 +1,11 @@
-using Mesh.Dapr;
+using Mesh.Runtime.Dapr;
 using Mesh.Router;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.AddMeshRuntime();
+builder.AddDaprRuntime();
 builder.AddRouter();
 
 var app = builder.Build();
-app.MapMeshRuntime();
+app.MapDaprRuntime();
 app.MapRouter();
 app.Run();

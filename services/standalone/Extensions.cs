@@ -1,5 +1,5 @@
-using Mesh.Dapr;
-using Mesh.Dapr.Embedded;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Mesh.Precompute;
 using Mesh.Ranker;
 using Mesh.Router;
@@ -25,7 +25,7 @@ public static class Extensions
 
         services.Configure<EmbeddedRuntimeOptions>(o => o.DataDirectory ??= string.IsNullOrEmpty(standalone.DataDirectory) ? null : Path.GetFullPath(standalone.DataDirectory));
 
-        builder.AddMeshRuntime(MeshRuntimeKind.Embedded);
+        builder.AddEmbeddedRuntime();
         builder.AddRouter();
         builder.AddUserModel();
         builder.AddPrecompute();
@@ -51,7 +51,7 @@ public static class Extensions
 
     public static WebApplication MapStandaloneMesh(this WebApplication app)
     {
-        app.MapMeshRuntime();
+        app.MapMeshDefaults();
         app.MapRouter();
         if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<StandaloneOptions>>().Value.BenchEndpoints)
         {

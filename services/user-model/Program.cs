@@ -1,10 +1,10 @@
-using Mesh.Dapr;
+using Mesh.Runtime.Dapr;
 using Mesh.UserModel;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.AddMeshRuntime();
+builder.AddDaprRuntime();
 builder.AddUserModel();
 
 var app = builder.Build();
-app.MapMeshRuntime();
+app.MapDaprRuntime();
 app.Run();

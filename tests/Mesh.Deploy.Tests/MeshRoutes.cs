@@ -1,10 +1,10 @@
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 
 namespace Mesh.Deploy.Tests;
 
-/// <summary>The paths <see cref="MeshRuntime.MapMeshRuntime"/> maps in every service (health probes, stats), read from a built app.</summary>
+/// <summary>The paths <see cref="MeshDefaults.MapMeshDefaults"/> maps in every service (health probes, stats), read from a built app.</summary>
 public static class MeshRoutes
 {
     private static readonly Lazy<IReadOnlySet<string>> Paths = new(Read);
@@ -14,9 +14,9 @@ public static class MeshRoutes
     private static HashSet<string> Read()
     {
         var builder = WebApplication.CreateBuilder();
-        builder.AddMeshRuntime(MeshRuntimeKind.Embedded);
+        builder.AddMeshDefaults();
         using var app = builder.Build();
-        app.MapMeshRuntime();
+        app.MapMeshDefaults();
         return
         [
             .. ((IEndpointRouteBuilder)app).DataSources

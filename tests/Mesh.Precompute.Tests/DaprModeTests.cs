@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;

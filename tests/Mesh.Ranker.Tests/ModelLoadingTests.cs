@@ -1,5 +1,5 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Serving;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;

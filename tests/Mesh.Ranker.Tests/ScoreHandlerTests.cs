@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;

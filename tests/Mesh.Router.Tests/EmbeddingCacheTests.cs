@@ -1,6 +1,6 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
-using Mesh.Dapr.Embedded;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Mesh.Router.Embeddings;
 using Mesh.Testing;
 using Microsoft.Extensions.Logging.Abstractions;

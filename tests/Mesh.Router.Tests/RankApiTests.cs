@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Router.Tests;

@@ -1,22 +1,43 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
-using Mesh.Dapr.Embedded;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Mesh.Testing;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Router.Tests;
 
 /// <summary>
-/// The router's real app on the embedded runtime, with a scripted ranker behind service invocation and a
-/// recorder on every topic the router publishes to.
+/// The router on the embedded runtime, composed as the standalone host composes it, with a scripted ranker behind
+/// service invocation and a recorder on every topic the router publishes to.
 /// </summary>
-public sealed class RouterApp : WebApplicationFactory<RouterOptions>
+public sealed class RouterApp : IAsyncDisposable, IDisposable
 {
+    private readonly WebApplication _app;
+
+    public RouterApp()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Services.AddSingleton<TimeProvider>(Clock);
+        builder.AddEmbeddedRuntime();
+        builder.AddRouter();
+        builder.Services.AddSingleton(Ranker);
+        builder.Services.AddMethod<ScoreRequest, ScoreResponse, FakeRanker>(AppIds.Ranker, Methods.Score);
+        builder.Services.AddSubscription<ImpressionsServed, EventRecorder<ImpressionsServed>>("observer", Topics.Impressions);
+        builder.Services.AddSubscription<UserActed, EventRecorder<UserActed>>("observer", Topics.UserEvents);
+        builder.Services.AddSubscription<FeedbackReceived, EventRecorder<FeedbackReceived>>("observer", Topics.Feedback);
+        _app = builder.Build();
+        _app.MapMeshDefaults();
+        _app.MapRouter();
+        _app.StartAsync().GetAwaiter().GetResult();
+    }
+
     public FakeTimeProvider Clock { get; } = TestClock.Create();
     public FakeRanker Ranker { get; } = new();
+    public IServiceProvider Services => _app.Services;
 
     public EmbeddedBroker Broker => Services.GetRequiredService<EmbeddedBroker>();
     public IStateStore State => Services.GetRequiredService<IStateStore>();
@@ -24,19 +45,11 @@ public sealed class RouterApp : WebApplicationFactory<RouterOptions>
     /// <summary>What the router published to a recorded topic.</summary>
     public IReadOnlyList<T> Published<T>() => Services.GetRequiredService<EventRecorder<T>>().All;
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseSetting("MeshRuntime:Runtime", "Embedded");
-        builder.ConfigureServices(services =>
-        {
-            services.AddSingleton<TimeProvider>(Clock);
-            services.AddSingleton(Ranker);
-            services.AddMethod<ScoreRequest, ScoreResponse, FakeRanker>(AppIds.Ranker, Methods.Score);
-            services.AddSubscription<ImpressionsServed, EventRecorder<ImpressionsServed>>("observer", Topics.Impressions);
-            services.AddSubscription<UserActed, EventRecorder<UserActed>>("observer", Topics.UserEvents);
-            services.AddSubscription<FeedbackReceived, EventRecorder<FeedbackReceived>>("observer", Topics.Feedback);
-        });
-    }
+    public HttpClient CreateClient() => _app.GetTestClient();
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    public void Dispose() => _app.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }
 
 /// <summary>Scores candidates by their position (first = best), or fails when told to; records each request.</summary>

@@ -1,7 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
 using Xunit.Abstractions;
 
 namespace Mesh.Standalone.Tests;

@@ -1,5 +1,5 @@
-using Mesh.Dapr;
-using Mesh.Dapr.Embedded;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Mesh.Router.Impressions;
 using Mesh.Testing;
 using Mesh.Trainer.Training;

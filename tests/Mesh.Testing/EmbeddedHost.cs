@@ -1,5 +1,5 @@
-using Mesh.Dapr;
-using Mesh.Dapr.Embedded;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
@@ -33,7 +33,7 @@ public sealed class EmbeddedHost : IAsyncDisposable
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         var clock = TestClock.Create();
         builder.Services.AddSingleton<TimeProvider>(clock);
-        builder.AddMeshRuntime(MeshRuntimeKind.Embedded);
+        builder.AddEmbeddedRuntime();
         builder.Services.Configure<EmbeddedRuntimeOptions>(o =>
         {
             o.InitialBackoff = TimeSpan.Zero;

@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Microsoft.AspNetCore.Http;
 
 namespace Mesh.Testing;

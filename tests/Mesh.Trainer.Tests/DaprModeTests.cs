@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Testing;
 using Mesh.Trainer.Training;
 using Microsoft.AspNetCore.Mvc.Testing;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
 using Mesh.Testing;
 using Mesh.UserModel.Embeddings;
 using Microsoft.AspNetCore.Mvc.Testing;

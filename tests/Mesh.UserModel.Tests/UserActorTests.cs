@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
-using Mesh.Dapr.Embedded;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Serving;

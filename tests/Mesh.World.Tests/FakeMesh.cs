@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Mesh.Contracts;
-using Mesh.Dapr;
 
 namespace Mesh.World.Tests;
 

@@ -1,6 +1,6 @@
+using Mesh.Contracts;
 using System.Net;
 using System.Text.Json;
-using Mesh.Dapr;
 using Mesh.Learning.Metrics;
 using Mesh.Testing;
 using Microsoft.Extensions.Time.Testing;

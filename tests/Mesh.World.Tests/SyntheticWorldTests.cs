@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
 using Mesh.Testing;
 
 namespace Mesh.World.Tests;

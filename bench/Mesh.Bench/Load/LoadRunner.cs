@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Dapr;
 
 namespace Mesh.Bench.Load;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Mesh.Contracts;
-using Mesh.Dapr;
 
 namespace Mesh.Bench.Load;
 

@@ -1,4 +1,4 @@
-using Mesh.Dapr;
+using Mesh.Runtime;
 
 namespace Mesh.Precompute.Speculation;
 

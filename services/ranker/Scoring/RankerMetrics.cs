@@ -1,4 +1,4 @@
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Serving;
 
 namespace Mesh.Ranker.Scoring;

@@ -1,5 +1,5 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.Router.Embeddings;
 using Mesh.Router.Impressions;
 using Mesh.Router.Routing;

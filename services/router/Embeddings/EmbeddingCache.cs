@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Mesh.Contracts;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Router.Embeddings;

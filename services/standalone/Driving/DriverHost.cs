@@ -1,4 +1,4 @@
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.World;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Mesh.Dapr;
+using Mesh.Runtime;
 using Mesh.World;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
+using Mesh.Runtime;
 
 namespace Mesh.Trainer.Training;
 

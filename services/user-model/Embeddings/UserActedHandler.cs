@@ -1,6 +1,6 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
-using Mesh.Dapr.Actors;
+using Mesh.Runtime;
+using Mesh.Runtime.Actors;
 
 namespace Mesh.UserModel.Embeddings;
 

@@ -1,6 +1,6 @@
 using Mesh.Contracts;
-using Mesh.Dapr;
-using Mesh.Dapr.Actors;
+using Mesh.Runtime;
+using Mesh.Runtime.Actors;
 using Mesh.Models.Features;
 using Mesh.Serving;
 using Microsoft.Extensions.Options;

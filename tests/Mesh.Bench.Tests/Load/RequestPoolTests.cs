@@ -1,6 +1,5 @@
 using Mesh.Bench.Load;
 using Mesh.Contracts;
-using Mesh.Dapr;
 
 namespace Mesh.Bench.Tests.Load;
 

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Runtime;
+
+/// <summary>
+/// The part of delivering an event that both runtimes share: idempotency on the CloudEvent id, the handler call,
+/// and the mapping of exceptions to outcomes. The runtime owns retries and dead-lettering.
+/// </summary>
+public sealed class EventDelivery(IServiceProvider services, DeliveryMetrics metrics, ProcessedEventsRegistry processed, ILogger<EventDelivery> logger)
+{
+    public async Task<DeliveryResult> DeliverAsync(SubscriptionDescriptor subscription, ReadOnlyMemory<byte> data, EventContext context, CancellationToken cancellationToken)
+    {
+        var counters = metrics.For(subscription.AppId, subscription.Topic);
+        counters.CountReceived();
+        var seen = processed.For(subscription.AppId, subscription.Topic);
+        if (seen.Contains(context.EventId))
+        {
+            counters.CountDuplicate();
+            return DeliveryResult.Success;
+        }
+
+        DeliveryOutcome outcome;
+        try
+        {
+            outcome = await subscription.Dispatch(services, data, context, cancellationToken);
+        }
+        catch (PoisonEventException e)
+        {
+            logger.LogWarning(e, "Poison event {EventId} on {Topic} for {AppId}", context.EventId, subscription.Topic, subscription.AppId);
+            return DeliveryResult.Poison;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Handler failed for event {EventId} on {Topic} for {AppId}; will retry", context.EventId, subscription.Topic, subscription.AppId);
+            outcome = DeliveryOutcome.Retry;
+        }
+
+        if (outcome == DeliveryOutcome.Success)
+        {
+            seen.Add(context.EventId);
+            counters.CountDelivered();
+        }
+
+        return new DeliveryResult(outcome, IsPoison: false);
+    }
+}
+
+/// <summary>The outcome of one delivery attempt; <see cref="IsPoison"/> marks data that could not be deserialized.</summary>
+public readonly record struct DeliveryResult(DeliveryOutcome Outcome, bool IsPoison)
+{
+    public static DeliveryResult Success => new(DeliveryOutcome.Success, false);
+    public static DeliveryResult Poison => new(DeliveryOutcome.Drop, true);
+}
