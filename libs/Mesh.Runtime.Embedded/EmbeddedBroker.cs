@@ -41,13 +41,6 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         _options = options.Value;
         _clock = clock;
         _logger = logger;
-        var ruled = subscriptions.FirstOrDefault(d => d.Rule is not null);
-        if (ruled is not null)
-        {
-            // Rules are CEL that daprd evaluates; delivering to every route of the topic instead would run two handlers.
-            throw new NotSupportedException($"'{ruled.AppId}' routes '{ruled.Topic}' by a rule ({ruled.Rule!.Match}); routing rules need the Dapr runtime.");
-        }
-
         _byTopic = subscriptions
             .Select(d => new Subscription(d, metrics.For(d.AppId, d.Topic), Channel.CreateBounded<Envelope>(new BoundedChannelOptions(_options.QueueCapacity)
             {

@@ -25,16 +25,10 @@ public sealed class SubscriptionDescriptor
     public string Topic { get; }
     public Type EventType { get; }
 
-    /// <summary>
-    /// App route daprd posts events to (no leading slash, as the Dapr SDK writes it): <c>events/{topic}</c>, or
-    /// <c>events/{topic}/rule-{priority}</c> for a routing rule.
-    /// </summary>
-    public string Route => Rule is null ? $"events/{Topic}" : $"events/{Topic}/rule-{Rule.Priority}";
+    /// <summary>App route daprd posts events to (no leading slash, as the Dapr SDK writes it): <c>events/{topic}</c>.</summary>
+    public string Route => $"events/{Topic}";
 
-    /// <summary>When set, this handler gets only the topic's events that match the rule (Dapr-only, §2.2); null: the default route.</summary>
-    public RoutingRule? Rule { get; internal init; }
-
-    /// <summary>When set, daprd delivers this topic's events in batches (§2.5); null: one event per request.</summary>
+    /// <summary>When set, daprd delivers this topic's events in batches; null: one event per request.</summary>
     public BulkSubscribeOptions? BulkSubscribe { get; internal init; }
 
     public string DeadLetterTopic { get; } = Contracts.Topics.DeadLetters;
@@ -77,10 +71,10 @@ public static class BuildingBlockRegistration
     /// <summary>
     /// Declares that <paramref name="appId"/> handles <paramref name="topic"/> with <typeparamref name="THandler"/> (a
     /// singleton; one registered before wins). <paramref name="bulk"/> asks daprd for batches (the embedded runtime
-    /// delivers one by one regardless); <paramref name="rule"/> makes this handler one routing rule of the topic (Dapr only).
+    /// delivers one by one regardless).
     /// </summary>
     public static IServiceCollection AddSubscription<TEvent, THandler>(
-        this IServiceCollection services, string appId, string topic, BulkSubscribeOptions? bulk = null, RoutingRule? rule = null)
+        this IServiceCollection services, string appId, string topic, BulkSubscribeOptions? bulk = null)
         where THandler : class, IEventHandler<TEvent>
     {
         if (bulk is not null)
@@ -89,13 +83,8 @@ public static class BuildingBlockRegistration
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bulk.MaxAwaitDurationMs, nameof(bulk));
         }
 
-        if (rule is not null)
-        {
-            ArgumentException.ThrowIfNullOrWhiteSpace(rule.Match, nameof(rule));
-        }
-
         services.TryAddSingleton<THandler>();
-        services.AddSingleton(new SubscriptionDescriptor(appId, topic, typeof(TEvent), DispatchTo<TEvent, THandler>) { BulkSubscribe = bulk, Rule = rule });
+        services.AddSingleton(new SubscriptionDescriptor(appId, topic, typeof(TEvent), DispatchTo<TEvent, THandler>) { BulkSubscribe = bulk });
         return services;
     }
 
