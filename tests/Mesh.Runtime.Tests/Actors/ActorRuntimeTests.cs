@@ -4,8 +4,8 @@ using Mesh.Runtime.Actors;
 namespace Mesh.Runtime.Tests.Actors;
 
 /// <summary>
-/// One suite, two runtimes: every test here runs against the embedded runtime and against the Dapr runtime (the real
-/// app-side callbacks behind a fake daprd), on a fake clock. Idle timeout 60 s, scans every 10 s.
+/// The actor runtime's behaviour on the embedded runtime, on a fake clock. Idle timeout 60 s, scans every 10 s. (Under
+/// Dapr the SDK's actor runtime hosts Dapr.Actors actors; see Dapr/DaprActorTests.)
 /// </summary>
 public abstract class ActorRuntimeTests
 {
@@ -248,9 +248,4 @@ public abstract class ActorRuntimeTests
 public sealed class EmbeddedActorRuntimeSuite : ActorRuntimeTests
 {
     protected override async Task<IActorRuntimeFixture> StartAsync() => await EmbeddedActorFixture.StartAsync();
-}
-
-public sealed class DaprActorRuntimeSuite : ActorRuntimeTests
-{
-    protected override async Task<IActorRuntimeFixture> StartAsync() => await DaprActorFixture.StartAsync();
 }
