@@ -1,8 +1,6 @@
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
-using Mesh.Runtime;
+using Mesh.Contracts;
 using Mesh.Models;
+using Mesh.Runtime;
 using Mesh.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -10,29 +8,35 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Precompute.Tests;
 
-/// <summary>The real precompute app on the Dapr runtime: literal CloudEvents in, the exact requests it makes of daprd out.</summary>
+/// <summary>The real precompute app on the Dapr runtime (the SDK): CloudEvents in from a fake sidecar, the calls it makes of it out.</summary>
 public sealed class DaprModeTests : IAsyncLifetime
 {
-    private const string EmbeddingPath = "/v1.0/state/embeddings/u1";
-    private const string TransactionPath = "/v1.0/state/precomputed/transaction";
+    // A stored user embedding, as the embeddings store holds it.
+    private static readonly string StoredEmbedding =
+        $$"""{"vector":[{{string.Join(',', Enumerable.Repeat("0.125", ItemVectors.Dimension))}}],"modelVersion":1,"computedAt":"2026-01-05T11:59:30+00:00","eventCount":3}""";
 
-    // A stored user embedding as daprd returns it: the raw JSON value and a bare ETag (protocol §1.2).
-    private static readonly FakeResponse StoredEmbedding = FakeResponse.Json(
-        $$"""{"vector":[{{string.Join(',', Enumerable.Repeat("0.125", ItemVectors.Dimension))}}],"modelVersion":1,"computedAt":"2026-01-05T11:59:30+00:00","eventCount":3}""",
-        headers: new Dictionary<string, string> { ["ETag"] = "4" });
+    private const string Impressions = """
+        {"schemaVersion":1,"requestId":"r1","userId":"u1","servedAt":"2026-01-05T11:59:59+00:00",
+         "context":{"surface":"feed","device":"ios","hour":11},"modelVersion":2,"tier":"large",
+         "embedding":{"source":"store","vector":[],"modelVersion":1,"ageMs":29000},"candidateCount":2,
+         "items":[{"impressionId":"i1","adId":"a1","category":"c1","position":0,"score":0.3},
+                  {"impressionId":"i2","adId":"a2","category":"c2","position":1,"score":0.1}]}
+        """;
 
-    private FakeSidecar _sidecar = null!;
+    private FakeDaprSidecar _sidecar = null!;
     private WebApplicationFactory<PrecomputeOptions> _app = null!;
+
+    private SubscriptionCounters ImpressionCounters => _app.Services.GetRequiredService<DeliveryMetrics>().For(AppIds.Precompute, Topics.Impressions);
 
     public async Task InitializeAsync()
     {
-        _sidecar = await FakeSidecar.StartAsync();
+        _sidecar = await FakeDaprSidecar.StartAsync();
         _app = new WebApplicationFactory<PrecomputeOptions>().WithWebHostBuilder(b =>
         {
-            b.UseSetting("MeshRuntime:Runtime", "Dapr");
-            b.UseSetting("DaprSidecar:HttpEndpoint", _sidecar.Url.ToString().TrimEnd('/'));
+            _sidecar.Configure(b);
             b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(TestClock.Create()));
         });
+        await _sidecar.ConnectAppAsync(AppIds.Precompute, _app.CreateClient());
     }
 
     public async Task DisposeAsync()
@@ -42,114 +46,87 @@ public sealed class DaprModeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Subscribe_ListsItsThreeTopicsWithDeadLetters()
+    public void Subscribe_ListsItsThreeTopicsWithDeadLetters()
     {
-        var json = await _app.CreateClient().GetStringAsync(new Uri("/dapr/subscribe", UriKind.Relative));
+        var subscriptions = _sidecar.SubscriptionsOf(AppIds.Precompute);
 
         Assert.Equal(
-            """[{"pubsubName":"pubsub","topic":"impressions","route":"events/impressions","deadLetterTopic":"dead-letters"},""" +
-            """{"pubsubName":"pubsub","topic":"user-embeddings","route":"events/user-embeddings","deadLetterTopic":"dead-letters"},""" +
-            """{"pubsubName":"pubsub","topic":"user-events","route":"events/user-events","deadLetterTopic":"dead-letters"}]""",
-            json);
+            [(Topics.Impressions, "events/impressions"), (Topics.UserEmbeddings, "events/user-embeddings"), (Topics.UserEvents, "events/user-events")],
+            subscriptions.Select(s => (s!["topic"]!.GetValue<string>(), s["route"]!.GetValue<string>())));
+        Assert.All(subscriptions, s => Assert.Equal(("pubsub", Topics.DeadLetters), (s!["pubsubName"]!.GetValue<string>(), s["deadLetterTopic"]!.GetValue<string>())));
     }
 
     [Fact]
     public async Task Impressions_KnownUser_ReadsEmbeddingThenUpsertsRepresentationsInOneTransactionWithTtl()
     {
-        _sidecar.On("GET", EmbeddingPath, StoredEmbedding);
+        _sidecar.SetState(Components.EmbeddingStore, "u1", StoredEmbedding);
 
-        var status = await PostAsync("impressions", Impressions("ce-1"));
+        var (status, reply) = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.Impressions, "ce-1", Impressions);
 
-        Assert.Equal("SUCCESS", status);
-        Assert.Equal(["GET " + EmbeddingPath, "POST " + TransactionPath], SidecarCalls());
-        var transaction = _sidecar.RequestsTo("POST", TransactionPath)[0];
-        Assert.Equal("application/json", transaction.ContentType);
-        var operations = JsonDocument.Parse(transaction.Body).RootElement.GetProperty("operations").EnumerateArray().ToList();
-        Assert.Equal(["upsert", "upsert"], operations.Select(o => o.GetProperty("operation").GetString()));
-        Assert.Equal(["u1:a1", "u1:a2"], operations.Select(o => o.GetProperty("request").GetProperty("key").GetString()));
+        Assert.Equal((200, """{"status":"SUCCESS"}"""), (status, reply));
+        Assert.Equal(["GetState", "ExecuteStateTransaction", "ExecuteStateTransaction"], StateCalls().Select(c => c.Api));
+        Assert.Equal((Components.EmbeddingStore, "u1"), (StateCalls()[0].Target, StateCalls()[0].Key));
+        var operations = _sidecar.CallsTo("ExecuteStateTransaction");
         Assert.All(operations, o =>
         {
-            var request = o.GetProperty("request");
-            // A string, not a number: daprd rejects non-string metadata values (§1.2). 120 s is the default TTL.
-            Assert.Equal("""{"ttlInSeconds":"120"}""", request.GetProperty("metadata").GetRawText());
-            Assert.False(request.TryGetProperty("etag", out _));
-            Assert.Equal(FoundationModel.Dimension, request.GetProperty("value").GetProperty("vector").GetArrayLength());
-            Assert.Equal("2026-01-05T12:00:00+00:00", request.GetProperty("value").GetProperty("computedAt").GetString());
+            Assert.Equal((Components.PrecomputedStore, "upsert", null), (o.Target, o.Operation, o.ETag));
+            // 120 s is the default TTL; metadata values are strings on the wire.
+            Assert.Equal(new Dictionary<string, string> { ["ttlInSeconds"] = "120" }, o.Metadata);
+            Assert.Equal(FoundationModel.Dimension, o.Json.GetProperty("vector").GetArrayLength());
+            Assert.Equal("2026-01-05T12:00:00+00:00", o.Json.GetProperty("computedAt").GetString());
         });
+        Assert.Equal(["u1:a1", "u1:a2"], operations.Select(o => o.Key));
+        Assert.NotNull(_sidecar.StateOf(Components.PrecomputedStore, "u1:a1"));
     }
 
     [Fact]
-    public async Task Impressions_SameCloudEventTwice_ComputesOnceAndAcksBoth()
+    public async Task Impressions_SameCloudEventIdRedelivered_ComputesOnceAndAcksBoth()
     {
-        _sidecar.On("GET", EmbeddingPath, StoredEmbedding);
+        _sidecar.SetState(Components.EmbeddingStore, "u1", StoredEmbedding);
 
-        var first = await PostAsync("impressions", Impressions("ce-dup"));
-        var second = await PostAsync("impressions", Impressions("ce-dup"));
+        var first = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.Impressions, "ce-dup", Impressions);
+        var second = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.Impressions, "ce-dup", Impressions);
 
-        Assert.Equal(("SUCCESS", "SUCCESS"), (first, second));
-        Assert.Single(_sidecar.RequestsTo("GET", EmbeddingPath));
-        Assert.Single(_sidecar.RequestsTo("POST", TransactionPath));
-        var counters = _app.Services.GetRequiredService<DeliveryMetrics>().For("precompute", "impressions");
-        Assert.Equal((2L, 1L, 1L), (counters.Received, counters.Delivered, counters.Duplicates));
+        Assert.Equal((first.Body, second.Body), ("""{"status":"SUCCESS"}""", """{"status":"SUCCESS"}"""));
+        Assert.Single(_sidecar.CallsTo("GetState"));
+        Assert.Equal(2, _sidecar.CallsTo("ExecuteStateTransaction").Count);
+        Assert.Equal((2L, 1L, 1L), (ImpressionCounters.Received, ImpressionCounters.Delivered, ImpressionCounters.Duplicates));
     }
 
     [Fact]
-    public async Task Impressions_EmbeddingStoreAnswers500_RepliesRetry()
+    public async Task Impressions_EmbeddingStoreFails_RepliesRetry()
     {
-        _sidecar.On("GET", EmbeddingPath, FakeResponse.Error(500, "ERR_STATE_GET", "redis down"));
+        _sidecar.Fail("GetState", Components.EmbeddingStore);
 
-        var status = await PostAsync("impressions", Impressions("ce-2"));
+        var (_, reply) = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.Impressions, "ce-2", Impressions);
 
-        Assert.Equal("RETRY", status);
-        Assert.Empty(_sidecar.RequestsTo("POST", TransactionPath));
+        Assert.Equal("""{"status":"RETRY"}""", reply);
+        Assert.Empty(_sidecar.CallsTo("ExecuteStateTransaction"));
     }
 
     [Fact]
-    public async Task Impressions_TransactionFails_RepliesRetryAndTheRedeliveryWritesAgain()
+    public async Task Impressions_TransactionFailsOnce_RetryThenTheRedeliveryWrites()
     {
-        _sidecar.On("GET", EmbeddingPath, StoredEmbedding);
-        _sidecar.On("POST", TransactionPath, FakeResponse.Error(500, "ERR_STATE_TRANSACTION", "etag mismatch"), FakeResponse.Empty());
+        _sidecar.SetState(Components.EmbeddingStore, "u1", StoredEmbedding);
+        _sidecar.Fail("ExecuteStateTransaction", Components.PrecomputedStore, times: 1);
 
-        var first = await PostAsync("impressions", Impressions("ce-3"));
-        var redelivered = await PostAsync("impressions", Impressions("ce-3"));
+        var first = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.Impressions, "ce-3", Impressions);
+        var redelivered = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.Impressions, "ce-3", Impressions);
 
         // A failed attempt is not remembered as processed, so the redelivery does the work.
-        Assert.Equal(("RETRY", "SUCCESS"), (first, redelivered));
-        Assert.Equal(2, _sidecar.RequestsTo("POST", TransactionPath).Count);
+        Assert.Equal(("""{"status":"RETRY"}""", """{"status":"SUCCESS"}"""), (first.Body, redelivered.Body));
+        Assert.NotNull(_sidecar.StateOf(Components.PrecomputedStore, "u1:a1"));
     }
 
     [Fact]
-    public async Task UserEmbeddings_Poison_RepliesDrop()
+    public async Task UserEmbeddings_PoisonData_RepliesDrop()
     {
-        var status = await PostAsync("user-embeddings", CloudEvent("ce-4", "user-embeddings", """{"userId":"u1","embedding":"not an embedding"}"""));
+        var (_, reply) = await _sidecar.DeliverAsync(AppIds.Precompute, Topics.UserEmbeddings, "ce-4", """{"userId":"u1","embedding":"not an embedding"}""");
 
-        Assert.Equal("DROP", status);
-        Assert.Empty(SidecarCalls());
+        Assert.Equal("""{"status":"DROP"}""", reply);
+        Assert.Empty(StateCalls());
     }
 
-    private static string Impressions(string id) => CloudEvent(id, "impressions", """
-        {"schemaVersion":1,"requestId":"r1","userId":"u1","servedAt":"2026-01-05T11:59:59+00:00",
-         "context":{"surface":"feed","device":"ios","hour":11},"modelVersion":2,"tier":"large",
-         "embedding":{"source":"store","vector":[],"modelVersion":1,"ageMs":29000},"candidateCount":2,
-         "items":[{"impressionId":"i1","adId":"a1","category":"c1","position":0,"score":0.3},
-                  {"impressionId":"i2","adId":"a2","category":"c2","position":1,"score":0.1}]}
-        """);
-
-    private static string CloudEvent(string id, string topic, string dataJson) => $$"""
-        {"id":"{{id}}","specversion":"1.0","datacontenttype":"application/json","source":"router","type":"com.dapr.event.sent",
-         "topic":"{{topic}}","pubsubname":"pubsub","traceid":"","traceparent":"","tracestate":"","time":"2026-01-05T11:59:59Z",
-         "data":{{dataJson}}}
-        """;
-
-    private async Task<string?> PostAsync(string topic, string cloudEvent)
-    {
-        using var response = await _app.CreateClient().PostAsync(
-            new Uri($"/events/{topic}", UriKind.Relative), new StringContent(cloudEvent, Encoding.UTF8, "application/cloudevents+json"));
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString();
-    }
-
-    // What the app asked of daprd, minus the startup wait on /v1.0/healthz/outbound.
-    private string[] SidecarCalls() =>
-        [.. _sidecar.Requests.Where(r => !r.Path.StartsWith("/v1.0/healthz", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Path}")];
+    // What the app asked of daprd's state API.
+    private List<SidecarCall> StateCalls() => [.. _sidecar.Calls.Where(c => c.Api is "GetState" or "GetBulkState" or "SaveState" or "ExecuteStateTransaction")];
 }

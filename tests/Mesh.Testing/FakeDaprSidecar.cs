@@ -32,6 +32,7 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
     private readonly List<(string Api, int Count, TaskCompletionSource Done)> _waiters = [];
     private readonly Dictionary<(string Store, string Key), (byte[] Value, string ETag)> _state = [];
     private readonly Dictionary<(string Api, string Target), Fault> _faults = [];
+    private readonly Dictionary<(string AppId, string Method), (int Status, string Json)> _answers = [];
     private readonly Dictionary<string, HttpClient> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _actorHosts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonArray> _subscriptions = new(StringComparer.Ordinal);
@@ -218,6 +219,15 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
         }
     }
 
+    /// <summary>Answers invocations of <paramref name="method"/> on <paramref name="appId"/> as that app would, without one.</summary>
+    public void Answer(string appId, string method, string json, int status = StatusCodes.Status200OK)
+    {
+        lock (_lock)
+        {
+            _answers[(appId, method)] = (status, json);
+        }
+    }
+
     /// <summary>The calls of one API (a <see cref="SidecarCall.Api"/>).</summary>
     public IReadOnlyList<SidecarCall> CallsTo(string api) => [.. Calls.Where(c => c.Api == api)];
 
@@ -374,6 +384,11 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
         HttpClient? app;
         lock (_lock)
         {
+            if (_answers.TryGetValue((appId, method), out var answer))
+            {
+                return (answer.Status, answer.Json, "application/json");
+            }
+
             app = _apps.GetValueOrDefault(appId);
         }
 
