@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapr;
 using Dapr.Client;
+using Grpc.Net.Client;
 using Mesh.Contracts;
 using Mesh.Runtime.Actors;
 using Microsoft.AspNetCore.Authentication;
@@ -32,8 +33,16 @@ public static class DaprRuntime
         var services = builder.Services;
         services.AddValidatedOptions<DaprRuntimeOptions>();
         var configuration = builder.Configuration;
-        services.AddDaprClient(dapr =>
+        services.AddDaprClient((sp, dapr) =>
         {
+            var limit = sp.GetRequiredService<IOptions<DaprRuntimeOptions>>().Value.MaxGrpcMessageSize;
+            dapr.UseGrpcChannelOptions(new GrpcChannelOptions
+            {
+                MaxReceiveMessageSize = limit,
+                MaxSendMessageSize = limit,
+                ThrowOperationCanceledOnCancellation = true,
+            });
+
             // Event and state bodies are the mesh's JSON (camelCase, enums as strings), as docs/events.md promises.
             dapr.UseJsonSerializationOptions(new JsonSerializerOptions(MeshJson.Options));
 

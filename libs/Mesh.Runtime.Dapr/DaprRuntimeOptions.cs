@@ -15,4 +15,11 @@ public sealed class DaprRuntimeOptions
     /// <summary>How long startup waits for the sidecar before it fails. Default 60 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan SidecarWaitTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Largest gRPC message to or from the sidecar, in bytes. Default 64 MiB: a model checkpoint in the <c>models</c>
+    /// store is about 23 MB, over gRPC's own 4 MiB default. daprd has its own limit (<c>dapr.io/max-body-size</c>).
+    /// </summary>
+    [Range(4 << 20, int.MaxValue)]
+    public int MaxGrpcMessageSize { get; set; } = 64 << 20;
 }

@@ -98,7 +98,8 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
         });
         var sidecar = new FakeDaprSidecar(apiToken, appApiToken);
         builder.Services.AddSingleton(sidecar);
-        builder.Services.AddGrpc();
+        // As the mesh's daprd runs for the trainer (64 MB bodies): a model checkpoint is about 23 MB.
+        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 64 << 20);
         builder.Services.AddSingleton<DaprGrpcService>();
         builder.Services.AddSingleton<IServiceMethodProvider<DaprGrpcService>, DaprGrpcService.MethodProvider>();
         var host = sidecar._host = builder.Build();
