@@ -13,6 +13,7 @@ namespace Mesh.Trainer.Tests;
 /// The real trainer app on the Dapr runtime (the SDK), against a fake sidecar: impressions arrive in bulk, feedback one
 /// CloudEvent at a time, and a closed validation window shows up as checkpoint saves and a <c>model-published</c> publish.
 /// </summary>
+[Trait("Category", "Slow")] // each test starts the trainer with its model (2-7 s here)
 public sealed class DaprModeTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _clock = TestClock.Create();
