@@ -13,11 +13,10 @@ namespace Mesh.Runtime.Dapr;
 /// <summary>
 /// What daprd calls on the app (protocol §2): <c>GET /dapr/subscribe</c>, one <c>POST /events/{topic}</c> per
 /// <see cref="SubscriptionDescriptor"/> (single CloudEvents, or batches when it opted into bulk), one <c>POST /{method}</c>
-/// per <see cref="MethodDescriptor"/>, and, when the app hosts actors, <c>GET /dapr/config</c> and the <c>/actors/…</c>
-/// callbacks (§2.7). When
+/// per <see cref="MethodDescriptor"/>. When
 /// <see cref="DaprSidecarOptions.AppApiToken"/> is set each of them requires it in <c>dapr-api-token</c>.
 /// </summary>
-public sealed partial class DaprAppEndpoints(
+public sealed class DaprAppEndpoints(
     IEnumerable<SubscriptionDescriptor> subscriptions,
     IEnumerable<MethodDescriptor> methods,
     EventDelivery delivery,
@@ -63,8 +62,6 @@ public sealed partial class DaprAppEndpoints(
         {
             callbacks.MapPost(method.Method, (HttpContext http, CancellationToken cancellationToken) => InvokeAsync(http, method, cancellationToken));
         }
-
-        MapActors(callbacks, endpoints.ServiceProvider);
     }
 
     private async Task<IResult> DeliverAsync(HttpRequest request, SubscriptionDescriptor subscription, CancellationToken cancellationToken)

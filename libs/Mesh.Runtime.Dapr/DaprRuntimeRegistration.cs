@@ -1,4 +1,3 @@
-using Mesh.Runtime.Actors;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -8,7 +7,7 @@ namespace Mesh.Runtime.Dapr;
 internal static class DaprRuntimeRegistration
 {
     /// <summary>
-    /// Registers the ports on <see cref="DaprSidecarClient"/> (actors included), the startup wait for the sidecar and
+    /// Registers the ports on <see cref="DaprSidecarClient"/> the startup wait for the sidecar and
     /// the app-side callbacks (<see cref="DaprAppEndpoints"/>). Shared pieces (clock, metrics, <see cref="EventDelivery"/>) come from
     /// <see cref="MeshDefaults.AddMeshDefaults"/>.
     /// </summary>
@@ -33,8 +32,6 @@ internal static class DaprRuntimeRegistration
         services.TryAddTransient<IStateStore>(sp => sp.GetRequiredService<DaprSidecarClient>());
         services.TryAddTransient<IEventPublisher>(sp => sp.GetRequiredService<DaprSidecarClient>());
         services.TryAddTransient<IServiceInvoker>(sp => sp.GetRequiredService<DaprSidecarClient>());
-        services.TryAddTransient<IActorInvoker>(sp => sp.GetRequiredService<DaprSidecarClient>());
-        services.TryAddTransient<IActorBackend>(sp => sp.GetRequiredService<DaprSidecarClient>());
 
         services.AddHostedService<DaprSidecarStartup>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntimeEndpoints, DaprAppEndpoints>());

@@ -6,7 +6,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Mesh.Runtime.Actors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +20,7 @@ public sealed partial class DaprSidecarClient(
     IOptions<MeshRuntimeOptions> runtime,
     IOptions<DaprSidecarOptions> sidecar,
     DeliveryMetrics metrics,
-    TimeProvider clock) : IStateStore, IEventPublisher, IServiceInvoker, IActorInvoker, IActorBackend
+    TimeProvider clock) : IStateStore, IEventPublisher, IServiceInvoker
 {
     private const string JsonMediaType = "application/json";
     private const int MaxDetailLength = 1024;

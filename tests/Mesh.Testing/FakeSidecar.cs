@@ -10,8 +10,7 @@ namespace Mesh.Testing;
 
 /// <summary>
 /// A stand-in for daprd on a real loopback port (Kestrel on 127.0.0.1, port 0). It records every request and answers
-/// with the responses scripted for its route by <see cref="On"/>, else, once <see cref="EnableActors"/> was called,
-/// serves the actor API with a <see cref="FakeActorHost"/>, or else with daprd's success answer (204 for state writes,
+/// with the responses scripted for its route by <see cref="On"/>, or else with daprd's success answer (204 for state writes,
 /// publish, bulk publish, health and a missing key; 200 for bulk get and invoke; 404 off the API).
 /// </summary>
 public sealed class FakeSidecar : IAsyncDisposable
@@ -21,7 +20,6 @@ public sealed class FakeSidecar : IAsyncDisposable
     private readonly List<RecordedRequest> _requests = [];
     private readonly Dictionary<(string Method, string Path), Script> _scripts = [];
     private readonly List<(string Method, string Path, int Count, TaskCompletionSource Done)> _waiters = [];
-    private FakeActorHost? _actors;
 
     private FakeSidecar(WebApplication app)
     {
@@ -69,12 +67,6 @@ public sealed class FakeSidecar : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Serves <c>/v1.0/actors/…</c> like daprd, on <paramref name="clock"/>; call <see cref="FakeActorHost.ConnectAsync"/>
-    /// once the app is up. Scripts set with <see cref="On"/> still win, to inject faults.
-    /// </summary>
-    public FakeActorHost EnableActors(TimeProvider clock) => _actors ??= new FakeActorHost(clock);
-
     /// <summary>The requests to one route (raw path without query).</summary>
     public IReadOnlyList<RecordedRequest> RequestsTo(string method, string path) =>
         [.. Requests.Where(r => r.Method.Equals(method, StringComparison.OrdinalIgnoreCase) && r.Path == path)];
@@ -97,11 +89,6 @@ public sealed class FakeSidecar : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_actors is not null)
-        {
-            await _actors.DisposeAsync();
-        }
-
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
@@ -128,11 +115,6 @@ public sealed class FakeSidecar : IAsyncDisposable
             }
 
             response = _scripts.GetValueOrDefault((recorded.Method.ToUpperInvariant(), recorded.Path))?.Next();
-        }
-
-        if (response is null && _actors is not null && await _actors.TryHandleAsync(context, recorded))
-        {
-            return;
         }
 
         response ??= DefaultFor(recorded);
