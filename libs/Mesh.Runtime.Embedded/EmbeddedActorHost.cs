@@ -126,7 +126,8 @@ public sealed class EmbeddedActorHost : IActorInvoker, IHostedService, IDisposab
 
         try
         {
-            return MeshJson.Deserialize<TResponse>(response);
+            // A method that returns a bare Task answers null.
+            return JsonSerializer.Deserialize<TResponse>(response, MeshJson.Options)!;
         }
         catch (JsonException e)
         {

@@ -161,13 +161,12 @@ internal sealed class EmbeddedReminders(
     }
 
     // Timer callbacks run on the timer's thread (inside FakeTimeProvider.Advance in tests): count the work before
-    // returning, so that waiting for idleness after Advance covers it, and run the turn elsewhere.
+    // returning, so that waiting for idleness after Advance covers it, and run the turn elsewhere. One reminder's
+    // firings run one after another, in order, even when a clock jump makes several due at once.
     private void OnDue(object? state)
     {
-        var scheduled = (Scheduled)state!;
-        var firing = scheduled.CountFiring();
         work.Begin();
-        _ = Task.Run(() => FireAsync(scheduled, firing));
+        ((Scheduled)state!).Enqueue(FireAsync);
     }
 
     private async Task FireAsync(Scheduled scheduled, long firing)
@@ -178,7 +177,7 @@ internal sealed class EmbeddedReminders(
             try
             {
                 var dueAt = r.NextDueAt + ((r.Period ?? TimeSpan.Zero) * (firing - 1));
-                if (IsCurrent(scheduled) && !(r.ExpiresAt <= dueAt))
+                if (IsCurrent(scheduled) && !(firing > r.RepetitionsLeft) && !(r.ExpiresAt <= dueAt))
                 {
                     await fire(r);
                 }
@@ -193,7 +192,7 @@ internal sealed class EmbeddedReminders(
                 logger.LogWarning(e, "Reminder {Reminder} of actor {ActorType}/{ActorId} failed", r.Name, r.ActorType, r.ActorId);
             }
 
-            await RecordFiringAsync(scheduled);
+            await RecordFiringAsync(scheduled, firing);
         }
         catch (Exception e)
         {
@@ -206,10 +205,9 @@ internal sealed class EmbeddedReminders(
     }
 
     /// <summary>Stores when the reminder is next due, or forgets it when it will not fire again (once, repetitions, TTL).</summary>
-    private async Task RecordFiringAsync(Scheduled scheduled)
+    private async Task RecordFiringAsync(Scheduled scheduled, long fired)
     {
         var r = scheduled.Stored;
-        var fired = scheduled.Fired;
         var next = r.NextDueAt + ((r.Period ?? TimeSpan.Zero) * fired);
         var done = r.Period is null || r.RepetitionsLeft - fired <= 0 || r.ExpiresAt <= next;
         await _writes.WaitAsync();
@@ -253,15 +251,22 @@ internal sealed class EmbeddedReminders(
 
     private sealed class Scheduled(StoredReminder stored)
     {
-        private long _fired;
+        private readonly Lock _lock = new();
+        private Task _firings = Task.CompletedTask;
+        private long _count;
 
         public StoredReminder Stored { get; } = stored;
         public ITimer? Timer { get; set; }
 
-        /// <summary>How often the timer has fired since scheduled.</summary>
-        public long Fired => Interlocked.Read(ref _fired);
-
-        public long CountFiring() => Interlocked.Increment(ref _fired);
+        /// <summary>Runs <paramref name="fire"/> for the next firing (counted from 1) after the ones before it.</summary>
+        public void Enqueue(Func<Scheduled, long, Task> fire)
+        {
+            lock (_lock)
+            {
+                var firing = ++_count;
+                _firings = _firings.ContinueWith(_ => fire(this, firing), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            }
+        }
     }
 }
 
