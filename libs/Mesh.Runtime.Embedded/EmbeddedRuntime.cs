@@ -2,8 +2,6 @@ using Mesh.Runtime.Actors;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Mesh.Runtime.Embedded;
 
@@ -20,21 +18,15 @@ public static class EmbeddedRuntime
         services.TryAddSingleton<EmbeddedBroker>();
         services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<EmbeddedBroker>());
         services.TryAddSingleton<IServiceInvoker, EmbeddedInvoker>();
-        services.TryAddSingleton(sp => new EmbeddedActorRuntime(
-            sp.GetRequiredService<ActorManager>(),
-            sp.GetRequiredService<IStateStore>(),
-            sp.GetRequiredService<EmbeddedStateStore>(),
-            sp.GetRequiredService<IOptions<ActorRuntimeOptions>>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<EmbeddedActorRuntime>>()));
-        services.TryAddSingleton<IActorInvoker>(sp => sp.GetRequiredService<EmbeddedActorRuntime>());
-        services.TryAddSingleton<IActorBackend>(sp => sp.GetRequiredService<EmbeddedActorRuntime>());
+        services.AddValidatedOptions<EmbeddedActorOptions>();
+        services.TryAddSingleton<EmbeddedActorHost>();
+        services.TryAddSingleton<IActorInvoker>(sp => sp.GetRequiredService<EmbeddedActorHost>());
 
         // Order matters at shutdown (reverse of start): the broker drains first, since its handlers call actors; then
-        // the actors deactivate, saving their state; then the last state snapshot is taken. At start, snapshots load
-        // before the actors reschedule the reminders they hold.
+        // the actors deactivate, each after its running turn has saved its state; then the last state snapshot is
+        // taken. At start, snapshots load before the actors reschedule the reminders they hold.
         services.AddHostedService<StateSnapshots>();
-        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedActorRuntime>());
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedActorHost>());
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         return builder;
     }

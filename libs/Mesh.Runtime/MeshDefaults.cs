@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Mesh.Contracts;
-using Mesh.Runtime.Actors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -25,8 +24,6 @@ public static class MeshDefaults
         services.TryAddSingleton<DeliveryMetrics>();
         services.TryAddSingleton<ProcessedEventsRegistry>();
         services.TryAddSingleton<EventDelivery>();
-        services.AddValidatedOptions<ActorRuntimeOptions>();
-        services.TryAddSingleton<ActorManager>();
         services.AddHealthChecks();
 
         // HTTP bodies use the same JSON as events and state: enums as camelCase strings, nulls left out.

@@ -1,5 +1,6 @@
 using Mesh.Contracts;
 using Mesh.Runtime;
+using Mesh.Runtime.Actors;
 using Mesh.Serving;
 using Mesh.UserModel.Embeddings;
 
@@ -20,7 +21,7 @@ public static class Extensions
         services.AddSingleton<UserModelMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<UserModelMetrics>());
         services.AddSubscription<UserActed, UserActedHandler>(AppIds.UserModel, Topics.UserEvents);
-        UserActor.Register(services);
+        services.AddActorType<UserActor>(AppIds.UserModel, ActorTypes.User);
         return builder;
     }
 }

@@ -19,7 +19,7 @@ public sealed class EmbeddedHost : IAsyncDisposable
     public FakeTimeProvider Clock { get; }
     public IServiceProvider Services => Host.Services;
     public EmbeddedBroker Broker => Services.GetRequiredService<EmbeddedBroker>();
-    public EmbeddedActorRuntime Actors => Services.GetRequiredService<EmbeddedActorRuntime>();
+    public EmbeddedActorHost Actors => Services.GetRequiredService<EmbeddedActorHost>();
     public DeliveryMetrics Metrics => Services.GetRequiredService<DeliveryMetrics>();
     public IStateStore State => Services.GetRequiredService<IStateStore>();
     public IEventPublisher Publisher => Services.GetRequiredService<IEventPublisher>();
@@ -28,10 +28,11 @@ public sealed class EmbeddedHost : IAsyncDisposable
     public static Task<EmbeddedHost> StartAsync(Action<IServiceCollection>? configure = null, Action<EmbeddedRuntimeOptions>? options = null) =>
         StartAsync((IHostApplicationBuilder b) => configure?.Invoke(b.Services), options);
 
-    public static async Task<EmbeddedHost> StartAsync(Action<IHostApplicationBuilder> configure, Action<EmbeddedRuntimeOptions>? options = null)
+    /// <summary>Starts a host; <paramref name="clock"/> lets a restarted host go on from where the last one stopped.</summary>
+    public static async Task<EmbeddedHost> StartAsync(Action<IHostApplicationBuilder> configure, Action<EmbeddedRuntimeOptions>? options = null, FakeTimeProvider? clock = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
-        var clock = TestClock.Create();
+        clock ??= TestClock.Create();
         builder.Services.AddSingleton<TimeProvider>(clock);
         builder.AddEmbeddedRuntime();
         builder.Services.Configure<EmbeddedRuntimeOptions>(o =>

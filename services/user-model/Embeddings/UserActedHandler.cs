@@ -15,7 +15,7 @@ public sealed class UserActedHandler(IActorInvoker actors) : IEventHandler<UserA
     {
         try
         {
-            await actors.InvokeAsync<UserActed, RecordResult>(ActorTypes.User, data.UserId, UserActor.Record, data, cancellationToken);
+            await actors.InvokeAsync<UserActed, RecordResult>(ActorTypes.User, data.UserId, nameof(IUserActor.RecordAsync), data, cancellationToken);
             return DeliveryOutcome.Success;
         }
         catch (ActorInvocationException e) when (e.StatusCode == 400)
