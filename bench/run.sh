@@ -6,6 +6,7 @@ set -euo pipefail
 usage() {
     echo "usage: bench/run.sh <benchmark> [options]"
     echo "  load     POST /v1/rank on the standalone host against the bare-rank baseline (see bench/README.md)"
+    echo "  events   POST /v1/events on the standalone host with persistence on, against the same host memory-only"
     echo "  gemm     GFLOP/s of the learning engine's GEMM against OpenBLAS (libopenblas0) in the same run"
     echo "  infer    candidates/s and model FLOP utilisation of the ranking networks (forward pass) against the GEMM rate"
     echo "  train    examples/s and model FLOP utilisation of a training step against the GEMM rate"
@@ -22,9 +23,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Quiet on success; the full log on failure. One invocation per project: dotnet build takes one at a time.
-# Only load needs the standalone host.
+# Only load and events need the standalone host.
 projects=(bench/Mesh.Bench)
-if [[ "$1" == "load" ]]; then
+if [[ "$1" == "load" || "$1" == "events" ]]; then
     projects=(services/standalone bench/Mesh.Bench)
 fi
 log="$(mktemp)"

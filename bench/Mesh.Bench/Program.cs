@@ -7,6 +7,7 @@ using Mesh.Bench.Models;
 return args.Length == 0 ? Usage(Console.Error) : args[0] switch
 {
     "load" => await LoadBenchmark.RunAsync(args[1..]),
+    "events" => await EventsBenchmark.RunAsync(args[1..]),
     "gemm" => GemmBenchmark.Run(args[1..]),
     "infer" or "train" => ThroughputBenchmark.Run(args[0], args[1..]),
     "quality" => QualityBenchmark.Run(args[1..]),
@@ -25,12 +26,15 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine();
     writer.WriteLine("benchmarks:");
     writer.WriteLine("  load     throughput and latency of POST /v1/rank on the standalone host, against POST /bench/bare-rank");
+    writer.WriteLine("  events   throughput and latency of POST /v1/events on the standalone host with persistence on, against the same host without");
     writer.WriteLine("  gemm     GFLOP/s of the learning engine's GEMM, against OpenBLAS's cblas_sgemm in the same run when present");
     writer.WriteLine("  infer    candidates/s and model FLOP utilisation of the ranking networks' forward pass, against the 512³ GEMM in the same run");
     writer.WriteLine("  train    examples/s and model FLOP utilisation of a training step, against the 512³ GEMM in the same run");
     writer.WriteLine("  quality  NE, AUC and calibration of every model, one pass over the synthetic world, against the base rate and the planted optimum");
     writer.WriteLine();
     writer.WriteLine(LoadOptions.Help);
+    writer.WriteLine();
+    writer.WriteLine(EventsOptions.Help);
     writer.WriteLine();
     writer.WriteLine(GemmOptions.Help);
     writer.WriteLine();

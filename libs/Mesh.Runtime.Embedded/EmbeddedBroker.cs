@@ -1,6 +1,6 @@
-using Mesh.Contracts;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Mesh.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,7 +11,10 @@ namespace Mesh.Runtime.Embedded;
 /// In-process pub/sub with Dapr's delivery semantics: every subscribing app gets each event at least once, in
 /// publish order; RETRY or a handler exception redelivers after a backoff, up to <see cref="EmbeddedRuntimeOptions.MaxAttempts"/>;
 /// DROP, poison data and exhausted retries go to the dead-letter topic. Queues are bounded: a publisher waits when a
-/// subscriber's queue is full. Shutdown drains the queues first.
+/// subscriber's queue is full. Shutdown drains the queues first. With a database
+/// (<see cref="EmbeddedRuntimeOptions.DataDirectory"/>) a published event is written to its outbox, one row per
+/// subscribing app, and committed before <see cref="PublishAsync{T}"/> returns; a row goes when its app has the event
+/// (delivered or dead-lettered), and every row left at start, after a clean stop or a crash, is delivered again.
 /// </summary>
 public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisposable
 {
@@ -26,8 +29,12 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<DeadLetter> _recentDeadLetters = new();
     private readonly IdleTracker _work = new();
+    private readonly EmbeddedDatabase _database;
+    private IReadOnlyList<StoredEvent> _stored;
+    private long _lastRowId;
     private Task[] _workers = [];
 
+    /// <summary>A broker in memory only.</summary>
     public EmbeddedBroker(
         IEnumerable<SubscriptionDescriptor> subscriptions,
         EventDelivery delivery,
@@ -35,7 +42,22 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         IOptions<EmbeddedRuntimeOptions> options,
         TimeProvider clock,
         ILogger<EmbeddedBroker> logger)
+        : this(subscriptions, delivery, metrics, options, clock, logger, EmbeddedDatabase.MemoryOnly())
     {
+    }
+
+    internal EmbeddedBroker(
+        IEnumerable<SubscriptionDescriptor> subscriptions,
+        EventDelivery delivery,
+        DeliveryMetrics metrics,
+        IOptions<EmbeddedRuntimeOptions> options,
+        TimeProvider clock,
+        ILogger<EmbeddedBroker> logger,
+        EmbeddedDatabase database)
+    {
+        _database = database;
+        _stored = database.TakeEvents();
+        _lastRowId = _stored.Count == 0 ? 0 : _stored[^1].Id;
         _delivery = delivery;
         _metrics = metrics;
         _options = options.Value;
@@ -66,11 +88,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
             return;
         }
 
-        var envelope = new Envelope(eventId ?? Guid.NewGuid().ToString(), topic, _clock.GetUtcNow(), data);
-        foreach (var s in subscriptions)
-        {
-            await EnqueueAsync(s, envelope, cancellationToken);
-        }
+        await EnqueueAsync(subscriptions, new Envelope(eventId ?? Guid.NewGuid().ToString(), topic, _clock.GetUtcNow(), data), cancellationToken);
     }
 
     /// <summary>Completes when no event is queued or being delivered, downstream publishes included.</summary>
@@ -79,7 +97,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _workers = [.. _byTopic.Values.SelectMany(s => s).Select(s => Task.Run(() => RunAsync(s)))];
-        await RestoreUndeliveredAsync(cancellationToken);
+        await RedeliverAsync(cancellationToken);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -99,7 +117,10 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         }
 
         await Task.WhenAll(_workers).WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
-        await SaveUndeliveredAsync(cancellationToken);
+        if (_database.IsPersistent && _work.Outstanding > 0)
+        {
+            _logger.LogInformation("{Count} undelivered events stay in {Path} for the next start", _work.Outstanding, _database.FilePath);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -110,6 +131,31 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         }
 
         _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// Hands <paramref name="envelope"/> to each of <paramref name="subscriptions"/>: first into the outbox, committed,
+    /// then into their queues (where a full queue makes the publisher wait).
+    /// </summary>
+    private async Task EnqueueAsync(Subscription[] subscriptions, Envelope envelope, CancellationToken cancellationToken)
+    {
+        var rows = new long[subscriptions.Length];
+        if (_database.IsPersistent)
+        {
+            var writes = new EmbeddedDatabase.Write[subscriptions.Length];
+            for (var i = 0; i < subscriptions.Length; i++)
+            {
+                rows[i] = Interlocked.Increment(ref _lastRowId);
+                writes[i] = new EmbeddedDatabase.AddEvent(new StoredEvent(rows[i], subscriptions[i].Descriptor.AppId, envelope.Topic, envelope.Id, envelope.Time, envelope.Data));
+            }
+
+            await _database.WriteAsync(writes);
+        }
+
+        for (var i = 0; i < subscriptions.Length; i++)
+        {
+            await EnqueueAsync(subscriptions[i], envelope with { Row = rows[i] }, cancellationToken);
+        }
     }
 
     private async Task EnqueueAsync(Subscription s, Envelope envelope, CancellationToken cancellationToken)
@@ -135,7 +181,16 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
             {
                 try
                 {
+                    // ReadAllAsync checks the token only when the queue runs empty: past the drain timeout, leave the
+                    // rest queued (and, with a database, in the outbox for the next start).
+                    stopping.ThrowIfCancellationRequested();
                     await DeliverWithRetriesAsync(s, envelope, stopping);
+
+                    // Not awaited: if a crash loses the removal, the event is delivered once more, which at-least-once allows.
+                    if (envelope.Row != 0)
+                    {
+                        _database.Post(new EmbeddedDatabase.RemoveEvent(envelope.Row));
+                    }
                 }
                 finally
                 {
@@ -192,60 +247,45 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         // Like daprd, the original bytes go to the dead-letter topic; a dead letter is never dead-lettered again.
         if (envelope.Topic != s.Descriptor.DeadLetterTopic && _byTopic.TryGetValue(s.Descriptor.DeadLetterTopic, out var deadLetterSubscribers))
         {
-            foreach (var d in deadLetterSubscribers)
-            {
-                await EnqueueAsync(d, envelope with { Topic = s.Descriptor.DeadLetterTopic }, cancellationToken);
-            }
+            await EnqueueAsync(deadLetterSubscribers, envelope with { Topic = s.Descriptor.DeadLetterTopic }, cancellationToken);
         }
     }
 
-    private string? UndeliveredPath => _options.DataDirectory is { } dir ? Path.Combine(dir, "undelivered-events.json") : null;
-
-    private async Task SaveUndeliveredAsync(CancellationToken cancellationToken)
+    /// <summary>Queues every event the outbox held at start (left by a stop before delivery, or a crash), in publish order.</summary>
+    private async Task RedeliverAsync(CancellationToken cancellationToken)
     {
-        var pending = new List<PendingEvent>();
-        foreach (var s in _byTopic.Values.SelectMany(x => x))
-        {
-            while (s.Queue.Reader.TryRead(out var e))
-            {
-                pending.Add(new PendingEvent(s.Descriptor.AppId, e.Topic, e.Id, e.Time, e.Data));
-            }
-        }
-
-        if (UndeliveredPath is { } path && pending.Count > 0)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await File.WriteAllBytesAsync(path, MeshJson.Serialize(pending), cancellationToken);
-            _logger.LogInformation("Saved {Count} undelivered events to {Path}", pending.Count, path);
-        }
-    }
-
-    private async Task RestoreUndeliveredAsync(CancellationToken cancellationToken)
-    {
-        if (UndeliveredPath is not { } path || !File.Exists(path))
+        var stored = _stored;
+        _stored = [];
+        if (stored.Count == 0)
         {
             return;
         }
 
-        var pending = MeshJson.Deserialize<List<PendingEvent>>(await File.ReadAllBytesAsync(path, cancellationToken));
-        File.Delete(path);
-        foreach (var p in pending)
+        var orphans = 0;
+        foreach (var e in stored)
         {
-            var s = _byTopic.GetValueOrDefault(p.Topic)?.FirstOrDefault(x => x.Descriptor.AppId == p.AppId);
-            if (s is not null)
+            var s = _byTopic.GetValueOrDefault(e.Topic)?.FirstOrDefault(x => x.Descriptor.AppId == e.AppId);
+            if (s is null)
             {
-                await EnqueueAsync(s, new Envelope(p.EventId, p.Topic, p.Time, p.Data), cancellationToken);
+                // Kept: the subscription may come back in a later build.
+                orphans++;
+                continue;
             }
+
+            await EnqueueAsync(s, new Envelope(e.EventId, e.Topic, e.Time, e.Data, e.Id), cancellationToken);
         }
 
-        _logger.LogInformation("Restored {Count} undelivered events from {Path}", pending.Count, path);
+        _logger.LogInformation("Redelivering {Count} events left undelivered in {Path}", stored.Count - orphans, _database.FilePath);
+        if (orphans > 0)
+        {
+            _logger.LogWarning("{Count} undelivered events in {Path} are for subscriptions this host does not have; they stay there", orphans, _database.FilePath);
+        }
     }
 
     private sealed record Subscription(SubscriptionDescriptor Descriptor, SubscriptionCounters Counters, Channel<Envelope> Queue);
 
-    private sealed record Envelope(string Id, string Topic, DateTimeOffset Time, byte[] Data);
-
-    private sealed record PendingEvent(string AppId, string Topic, string EventId, DateTimeOffset Time, byte[] Data);
+    // Row: the event's outbox row for this subscription; 0 in memory-only mode.
+    private sealed record Envelope(string Id, string Topic, DateTimeOffset Time, byte[] Data, long Row = 0);
 }
 
 /// <summary>An event that was dead-lettered, kept for inspection.</summary>

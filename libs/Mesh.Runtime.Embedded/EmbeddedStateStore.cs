@@ -1,17 +1,44 @@
-using Mesh.Contracts;
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Mesh.Contracts;
 
 namespace Mesh.Runtime.Embedded;
 
 /// <summary>
 /// In-process state stores with the semantics of Dapr's in-memory store: values kept as JSON, an ETag per write
 /// (a version number), a conflict when a given ETag no longer matches or names a missing key, TTL expiry on the
-/// injected clock, and all-or-nothing transactions. Any store name is accepted.
+/// injected clock, and all-or-nothing transactions. Any store name is accepted. Reads are served from memory; with a
+/// database (<see cref="EmbeddedRuntimeOptions.DataDirectory"/>) every store is loaded from it once, and a save, delete
+/// or transaction returns once it is committed there (one database transaction per state transaction).
 /// </summary>
-public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
+public sealed class EmbeddedStateStore : IStateStore
 {
     private readonly ConcurrentDictionary<string, Store> _stores = new(StringComparer.Ordinal);
+    private readonly TimeProvider _clock;
+    private readonly EmbeddedDatabase _database;
+
+    /// <summary>A store in memory only.</summary>
+    public EmbeddedStateStore(TimeProvider clock)
+        : this(clock, EmbeddedDatabase.MemoryOnly())
+    {
+    }
+
+    internal EmbeddedStateStore(TimeProvider clock, EmbeddedDatabase database)
+    {
+        _clock = clock;
+        _database = database;
+        foreach (var (name, version) in database.StoreVersions)
+        {
+            GetStore(name).BumpVersion(version);
+        }
+
+        foreach (var e in database.TakeState())
+        {
+            var s = GetStore(e.Store);
+            s.Entries[e.Key] = new Entry(e.Value, e.Version, e.ExpiresAt);
+            s.BumpVersion(e.Version);
+        }
+    }
 
     public Task<StateEntry<T>?> GetAsync<T>(string store, string key, CancellationToken cancellationToken = default)
     {
@@ -43,10 +70,9 @@ public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
                 throw new StateConflictException(store, key);
             }
 
-            Write(s, key, MeshJson.Serialize(value), options?.TimeToLive);
+            // Queued under the lock, so the file sees this store's writes in the order memory did.
+            return _database.WriteAsync(Write(store, s, key, MeshJson.Serialize(value), options?.TimeToLive));
         }
-
-        return Task.CompletedTask;
     }
 
     public Task DeleteAsync(string store, string key, string? etag = null, CancellationToken cancellationToken = default)
@@ -59,10 +85,8 @@ public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
                 throw new StateConflictException(store, key);
             }
 
-            s.Entries.TryRemove(key, out _);
+            return s.Entries.TryRemove(key, out _) ? _database.WriteAsync(new EmbeddedDatabase.DeleteState(store, key)) : Task.CompletedTask;
         }
-
-        return Task.CompletedTask;
     }
 
     public Task TransactAsync(string store, IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
@@ -81,20 +105,21 @@ public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
                 }
             }
 
+            var writes = new List<EmbeddedDatabase.Write>(operations.Count);
             foreach (var op in operations)
             {
                 if (op.Kind == StateOperationKind.Upsert)
                 {
-                    Write(s, op.Key, op.Value!, op.Options?.TimeToLive);
+                    writes.Add(Write(store, s, op.Key, op.Value!, op.Options?.TimeToLive));
                 }
-                else
+                else if (s.Entries.TryRemove(op.Key, out _))
                 {
-                    s.Entries.TryRemove(op.Key, out _);
+                    writes.Add(new EmbeddedDatabase.DeleteState(store, op.Key));
                 }
             }
-        }
 
-        return Task.CompletedTask;
+            return _database.WriteAsync(writes);
+        }
     }
 
     /// <summary>Live keys in a store (expired ones excluded); for diagnostics and tests.</summary>
@@ -107,55 +132,6 @@ public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
         return [.. s.Entries
             .Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal) && !IsExpired(e.Value))
             .Select(e => KeyValuePair.Create(e.Key, e.Value.Data))];
-    }
-
-    /// <summary>Writes every live entry to <paramref name="writer"/> as <c>{store: {key: {etag, expiresAt, value}}}</c>.</summary>
-    public void WriteSnapshot(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        foreach (var (name, store) in _stores)
-        {
-            writer.WriteStartObject(name);
-            foreach (var (key, entry) in store.Entries)
-            {
-                if (IsExpired(entry))
-                {
-                    continue;
-                }
-
-                writer.WriteStartObject(key);
-                writer.WriteNumber("version", entry.Version);
-                if (entry.ExpiresAt is { } expires)
-                {
-                    writer.WriteString("expiresAt", expires);
-                }
-
-                writer.WritePropertyName("value");
-                writer.WriteRawValue(entry.Data, skipInputValidation: true);
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndObject();
-    }
-
-    /// <summary>Loads what <see cref="WriteSnapshot"/> wrote, replacing keys of the same name.</summary>
-    public void LoadSnapshot(JsonElement root)
-    {
-        foreach (var storeProperty in root.EnumerateObject())
-        {
-            var s = GetStore(storeProperty.Name);
-            foreach (var keyProperty in storeProperty.Value.EnumerateObject())
-            {
-                var e = keyProperty.Value;
-                DateTimeOffset? expires = e.TryGetProperty("expiresAt", out var x) ? x.GetDateTimeOffset() : null;
-                var version = e.GetProperty("version").GetInt64();
-                s.Entries[keyProperty.Name] = new Entry(JsonSerializer.SerializeToUtf8Bytes(e.GetProperty("value")), version, expires);
-                s.BumpVersion(version);
-            }
-        }
     }
 
     private Store GetStore(string name) => _stores.GetOrAdd(name, _ => new Store());
@@ -190,13 +166,15 @@ public sealed class EmbeddedStateStore(TimeProvider clock) : IStateStore
         return !(options?.FirstWrite == true && current is not null);
     }
 
-    private void Write(Store s, string key, byte[] data, TimeSpan? ttl)
+    private EmbeddedDatabase.SaveState Write(string store, Store s, string key, byte[] data, TimeSpan? ttl)
     {
-        DateTimeOffset? expires = ttl is { } t && t > TimeSpan.Zero ? clock.GetUtcNow() + t : null;
-        s.Entries[key] = new Entry(data, s.NextVersion(), expires);
+        DateTimeOffset? expires = ttl is { } t && t > TimeSpan.Zero ? _clock.GetUtcNow() + t : null;
+        var entry = new Entry(data, s.NextVersion(), expires);
+        s.Entries[key] = entry;
+        return new EmbeddedDatabase.SaveState(new StoredState(store, key, data, entry.Version, expires));
     }
 
-    private bool IsExpired(Entry entry) => entry.ExpiresAt is { } expires && clock.GetUtcNow() >= expires;
+    private bool IsExpired(Entry entry) => entry.ExpiresAt is { } expires && _clock.GetUtcNow() >= expires;
 
     private static T Read<T>(string store, string key, Entry entry)
     {

@@ -56,12 +56,12 @@ public sealed class DaprModeTests : IAsyncLifetime
     [Fact]
     public async Task UserEvent_GoesToTheUsersActorThroughTheSidecar()
     {
-        var e = UserActorTests.Event("e1", "c1", TestClock.Start);
+        var e = UserActorBehaviour.Event("e1", "c1", TestClock.Start);
 
         await _sidecar.DeliverAsync(AppIds.UserModel, Topics.UserEvents, "ce-1", JsonSerializer.Serialize(e, MeshJson.Options));
 
         var call = Assert.Single(_sidecar.CallsTo("InvokeActor"));
-        Assert.Equal(($"{ActorTypes.User}/u1", UserActor.Record, "PUT"), (call.Target, call.Key, call.HttpMethod));
+        Assert.Equal(($"{ActorTypes.User}/u1", nameof(IUserActor.RecordAsync), "PUT"), (call.Target, call.Key, call.HttpMethod));
         Assert.Equal("e1", call.Json.GetProperty("eventId").GetString());
         Assert.Equal("view", call.Json.GetProperty("kind").GetString());
 

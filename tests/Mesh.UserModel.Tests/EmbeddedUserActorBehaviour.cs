@@ -144,9 +144,6 @@ public sealed class EmbeddedUserActorHost : IUserActorHost
         o =>
         {
             o.DataDirectory = dataDirectory;
-
-            // Snapshots at shutdown only: the fake clock jumps by days.
-            o.SnapshotInterval = TimeSpan.FromDays(30);
         },
         clock);
 }

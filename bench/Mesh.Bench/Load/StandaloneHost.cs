@@ -6,7 +6,7 @@ namespace Mesh.Bench.Load;
 
 /// <summary>
 /// The standalone mesh as a child process on a free loopback port: no synthetic driver (the benchmark is the only
-/// traffic), no persistence, no summary line, warnings only. Disposing kills it and its process tree; so does
+/// traffic), no persistence unless a data folder is given, no summary line, warnings only. Disposing kills it and its process tree; so does
 /// <see cref="Kill"/>, which is safe to call from signal and exit handlers and more than once.
 /// </summary>
 public sealed class StandaloneHost : IAsyncDisposable
@@ -68,7 +68,11 @@ public sealed class StandaloneHost : IAsyncDisposable
         return null;
     }
 
-    public static StandaloneHost Start(string dllPath)
+    /// <summary>
+    /// Starts the host; <paramref name="dataDirectory"/> turns persistence on there (null: memory only), and
+    /// <paramref name="settings"/> (<c>--Section:Key=value</c>) are passed after the benchmark's own.
+    /// </summary>
+    public static StandaloneHost Start(string dllPath, string? dataDirectory = null, IReadOnlyList<string>? settings = null)
     {
         var port = FreeLoopbackPort();
         var start = new ProcessStartInfo("dotnet")
@@ -79,18 +83,20 @@ public sealed class StandaloneHost : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[]
-        {
+        string[] args =
+        [
             Path.GetFullPath(dllPath),
             "--urls", $"http://127.0.0.1:{port}",
             "--Standalone:Driver=false",
-            "--Standalone:DataDirectory=",
+            $"--Standalone:DataDirectory={dataDirectory}",
             "--Standalone:SummaryInterval=00:00:00",
             "--Standalone:BenchEndpoints=true",
             "--Logging:LogLevel:Default=Warning",
             // appsettings.json raises the lifetime category to Information; only warnings should reach the report.
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning",
-        })
+            .. settings ?? [],
+        ];
+        foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Mesh.Runtime.Embedded;
 using Mesh.Testing;
 
@@ -134,31 +133,5 @@ public sealed class EmbeddedStateStoreTests
         Assert.Null(await _state.GetAsync<Thing>(Store, "b"));
         _clock.Advance(TimeSpan.FromSeconds(5));
         Assert.Null(await _state.GetAsync<Thing>(Store, "a"));
-    }
-
-    [Fact]
-    public async Task Snapshot_RoundTrip_KeepsValuesETagsAndExpiry()
-    {
-        await _state.SaveAsync(Store, "a", new Thing("a", 1));
-        await _state.SaveAsync("other", "b", new Thing("b", 2), new StateWriteOptions { TimeToLive = TimeSpan.FromSeconds(30) });
-        var etag = (await _state.GetAsync<Thing>(Store, "a"))!.ETag;
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            _state.WriteSnapshot(writer);
-        }
-
-        var restored = new EmbeddedStateStore(_clock);
-        using (var doc = JsonDocument.Parse(buffer.ToArray()))
-        {
-            restored.LoadSnapshot(doc.RootElement);
-        }
-
-        Assert.Equal(new StateEntry<Thing>(new Thing("a", 1), etag), await restored.GetAsync<Thing>(Store, "a"));
-        Assert.NotNull(await restored.GetAsync<Thing>("other", "b"));
-        await restored.SaveAsync(Store, "new", new Thing("n", 0));
-        Assert.NotEqual(etag, (await restored.GetAsync<Thing>(Store, "new"))!.ETag);
-        _clock.Advance(TimeSpan.FromSeconds(30));
-        Assert.Null(await restored.GetAsync<Thing>("other", "b"));
     }
 }
