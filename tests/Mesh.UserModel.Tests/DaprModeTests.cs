@@ -9,8 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Mesh.UserModel.Tests;
 
 /// <summary>
-/// The real user-model app on the Dapr runtime (the SDK), against a fake sidecar. Its user actor is still the mesh's own
-/// kind in this branch, which the SDK's actor runtime cannot host, so these tests stop at the actor call the SDK sends.
+/// The real user-model app on the Dapr runtime (the SDK), against a fake sidecar: the subscription delivers to the
+/// handler, which calls the user's actor through the sidecar; the SDK's actor runtime hosts <see cref="UserActor"/>.
 /// </summary>
 public sealed class DaprModeTests : IAsyncLifetime
 {
@@ -54,20 +54,43 @@ public sealed class DaprModeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UserEvent_GoesToTheUsersActorThroughTheSidecar()
+    public async Task UserEvent_GoesThroughTheUsersActor_WhichSavesItsLogAndStoresAndPublishesTheEmbedding()
     {
         var e = UserActorBehaviour.Event("e1", "c1", TestClock.Start);
 
-        await _sidecar.DeliverAsync(AppIds.UserModel, Topics.UserEvents, "ce-1", JsonSerializer.Serialize(e, MeshJson.Options));
+        var (status, reply) = await _sidecar.DeliverAsync(AppIds.UserModel, Topics.UserEvents, "ce-1", JsonSerializer.Serialize(e, MeshJson.Options));
 
+        Assert.Equal(200, status);
+        Assert.Contains("SUCCESS", reply, StringComparison.Ordinal);
         var call = Assert.Single(_sidecar.CallsTo("InvokeActor"));
         Assert.Equal(($"{ActorTypes.User}/u1", nameof(IUserActor.RecordAsync), "PUT"), (call.Target, call.Key, call.HttpMethod));
         Assert.Equal("e1", call.Json.GetProperty("eventId").GetString());
         Assert.Equal("view", call.Json.GetProperty("kind").GetString());
 
-        // after the actor branch merges: UserActor is a Dapr.Actors actor registered with AddActorType, so the sidecar
-        // reaches it through MapActorsHandlers here. Then assert the reply is SUCCESS, the activity log saved through
-        // SaveActorState, the embedding saved (embeddings, ttlInSeconds) and published (user-embeddings), and that a
-        // redelivery with the same CloudEvent id records nothing twice.
+        // The SDK's actor runtime saved the turn's state through the sidecar's actor state API.
+        var log = _sidecar.ActorStateOf(ActorTypes.User, "u1", UserActor.ActivityKey);
+        Assert.NotNull(log);
+        Assert.Equal("e1", JsonDocument.Parse(log).RootElement.GetProperty("events")[0].GetProperty("eventId").GetString());
+
+        // The embedding went to the embeddings store with its TTL, and out on user-embeddings.
+        var save = Assert.Single(_sidecar.CallsTo("SaveState"), c => c.Target == Components.EmbeddingStore);
+        Assert.Equal(StateKeys.User("u1"), save.Key);
+        Assert.True(save.Metadata!.ContainsKey("ttlInSeconds"));
+        var published = Assert.Single(_sidecar.CallsTo("PublishEvent"), c => c.Key == Topics.UserEmbeddings);
+        Assert.Equal("u1", published.Json.GetProperty("userId").GetString());
+    }
+
+    [Fact]
+    public async Task UserEvent_RedeliveredWithTheSameCloudEventId_TakesEffectOnce()
+    {
+        var e = JsonSerializer.Serialize(UserActorBehaviour.Event("e1", "c1", TestClock.Start), MeshJson.Options);
+
+        await _sidecar.DeliverAsync(AppIds.UserModel, Topics.UserEvents, "ce-1", e);
+        var (status, reply) = await _sidecar.DeliverAsync(AppIds.UserModel, Topics.UserEvents, "ce-1", e);
+
+        Assert.Equal(200, status);
+        Assert.Contains("SUCCESS", reply, StringComparison.Ordinal);
+        Assert.Single(_sidecar.CallsTo("InvokeActor"));
+        Assert.Single(_sidecar.CallsTo("PublishEvent"), c => c.Key == Topics.UserEmbeddings);
     }
 }
