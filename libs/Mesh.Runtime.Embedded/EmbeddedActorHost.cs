@@ -19,7 +19,8 @@ namespace Mesh.Runtime.Embedded;
 /// when it throws, durable reminders (<see cref="EmbeddedReminders"/>), and deactivation after
 /// <see cref="EmbeddedActorOptions.IdleTimeout"/> without a turn, all on the injected <see cref="TimeProvider"/>. Calls
 /// go by method name to the actor interface's method, through JSON both ways, as Dapr calls an actor without remoting.
-/// It speaks no HTTP: daprd's actor API is not emulated.
+/// It speaks no HTTP: daprd's actor API is not emulated. Calls are not reentrant (Dapr's default): an actor that calls
+/// itself, directly or through another actor, waits for its own turn forever.
 /// </summary>
 public sealed class EmbeddedActorHost : IActorInvoker, IHostedService, IDisposable
 {
@@ -460,12 +461,13 @@ public sealed class EmbeddedActorHost : IActorInvoker, IHostedService, IDisposab
     {
         private readonly MethodInfo _method;
         private readonly bool _takesToken;
+        private readonly bool _nullArgument;
         private readonly PropertyInfo? _result;
 
         public ActorMethod(MethodInfo method)
         {
-            var parameters = method.GetParameters().Select(p => p.ParameterType).ToList();
-            _takesToken = parameters.Count > 0 && parameters[^1] == typeof(CancellationToken);
+            var parameters = method.GetParameters().ToList();
+            _takesToken = parameters.Count > 0 && parameters[^1].ParameterType == typeof(CancellationToken);
             if (_takesToken)
             {
                 parameters.RemoveAt(parameters.Count - 1);
@@ -477,13 +479,23 @@ public sealed class EmbeddedActorHost : IActorInvoker, IHostedService, IDisposab
             }
 
             _method = method;
-            ArgumentType = parameters.Count == 1 ? parameters[0] : null;
+            ArgumentType = parameters.Count == 1 ? parameters[0].ParameterType : null;
+            _nullArgument = parameters.Count == 1 && new NullabilityInfoContext().Create(parameters[0]).ReadState != NullabilityState.NotNull;
             _result = method.ReturnType.IsGenericType ? method.ReturnType.GetProperty(nameof(Task<object>.Result)) : null;
         }
 
         public Type? ArgumentType { get; }
 
-        public object? ReadArgument(byte[] json) => ArgumentType is null ? null : JsonSerializer.Deserialize(json, ArgumentType, MeshJson.Options);
+        /// <summary>The argument from its JSON; throws <see cref="JsonException"/> for JSON that is not one, <c>null</c> included unless the parameter is nullable.</summary>
+        public object? ReadArgument(byte[] json)
+        {
+            if (ArgumentType is null)
+            {
+                return null;
+            }
+
+            return JsonSerializer.Deserialize(json, ArgumentType, MeshJson.Options) ?? (_nullArgument ? null : throw new JsonException("The JSON value was null."));
+        }
 
         public async Task<byte[]> InvokeAsync(Actor actor, object? argument, CancellationToken cancellationToken)
         {

@@ -74,6 +74,17 @@ public sealed class EmbeddedActorHostTests
     }
 
     [Fact]
+    public async Task Invoke_NullForANonNullableArgument_400WithoutActivating()
+    {
+        await using var host = await StartAsync();
+
+        var e = await Assert.ThrowsAsync<ActorInvocationException>(() => InvokeAsync<ReminderRequest?, object>(host, nameof(IProbeActor.RemindAsync), null));
+
+        Assert.Equal(400, e.StatusCode);
+        Assert.Empty(Journal(host).Of("a"));
+    }
+
+    [Fact]
     public async Task Invoke_ActorRefuses_400()
     {
         await using var host = await StartAsync();
