@@ -71,7 +71,7 @@ public sealed class KubernetesManifestTests
                 Assert.Equal(appPort, ResolvePort(container, get.At("port").Text()));
             }
 
-            // daprd's app health check gets no token and defaults to /healthz (protocol §2.6).
+            // daprd's app health check sends no API token and, without the annotation, probes /healthz.
             Assert.Contains(Annotation(deployment, "dapr.io/app-health-check-path") ?? "/healthz", MeshRoutes.Mapped);
         }
     }
