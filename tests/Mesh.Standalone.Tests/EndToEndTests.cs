@@ -12,6 +12,7 @@ namespace Mesh.Standalone.Tests;
 /// published by the trainer and served by the ranker with NE between the optimum and the base rate and improving,
 /// early exit saving large-tier compute, and every event delivered or dead-lettered.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class EndToEndTests : IClassFixture<EndToEndTests.Run>
 {
     private readonly Run _run;
