@@ -94,7 +94,7 @@ public sealed partial class DaprResourceTests
 
     /// <summary>
     /// daprd decodes component metadata into <c>map[string]string</c>: a YAML number or bool fails the component
-    /// (protocol §0, §4). A plain scalar is a string only when YAML's resolver does not read it as null, bool or number.
+    /// when it loads. A plain scalar is a string only when YAML's resolver does not read it as null, bool or number.
     /// </summary>
     internal static void AssertMetadataValuesAreStrings(Manifest component)
     {

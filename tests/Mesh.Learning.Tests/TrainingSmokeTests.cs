@@ -46,6 +46,7 @@ public class TrainingSmokeTests
         Assert.True(last < 0.5 && last < 0.8 * first, $"loss went from {first:F3} to {last:F3}");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EmbeddingBagAndCross_PlantedPerIdRates_LearnWithAdagradAndAdam()
     {

@@ -28,6 +28,7 @@ public class EarlyExitTests
         Assert.Equal([1, 2], new EarlyExitRule(Keep: 2, Threshold: 0.5).Survivors(p, [4, 7, 9], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ScoreWithExit_ThresholdZeroComputesEveryLayerAndMatchesPlainScoring()
     {
@@ -43,6 +44,7 @@ public class EarlyExitTests
         Assert.Equal(plain.Scores, exit.Scores);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ScoreWithExit_AHighThresholdSavesComputeAndExitedCandidatesKeepTheirEarlyScore()
     {

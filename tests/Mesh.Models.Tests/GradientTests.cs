@@ -6,6 +6,7 @@ namespace Mesh.Models.Tests;
 
 // Every op's gradient is checked in Mesh.Learning.Tests; this checks their composition: the user tower and a network
 // wired together, gradients of every parameter (dense and embedding rows) against central differences of the loss.
+[Trait("Category", "Slow")]
 public class GradientTests
 {
     [Theory]

@@ -5,6 +5,7 @@ using Mesh.Models.Networks;
 namespace Mesh.Models.Tests;
 
 // The models learn what they are built for, and the baseline cannot: planted click patterns on small seeded streams.
+[Trait("Category", "Slow")]
 public class LearningTests
 {
     // Clicks depend on an interaction only: surface "feed" with categories c0/c1, or "reels" with c2/c3, click often;

@@ -70,6 +70,7 @@ public class RankingModelTests
         Assert.Equal(Trained.Score(Tiers.Large, request with { UserEmbedding = [] }).Scores, Trained.Score(Tiers.Large, request).Scores);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Score_ABatchOfRequestsEqualsEachRequestAlone()
     {
@@ -91,6 +92,7 @@ public class RankingModelTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Checkpoint_RoundTripsBitExactly()
     {
@@ -105,6 +107,7 @@ public class RankingModelTests
         Assert.Equal(Trained.Score(Tiers.Large, request).Scores, loaded.Score(Tiers.Large, request).Scores);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Checkpoint_CorruptOrForeignIsRefused()
     {

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Ranker.Tests;
 
+[Trait("Category", "Slow")]
 public sealed class ModelLoadingTests
 {
     private static ModelPublished Published(long version, DateTimeOffset now) => new()

@@ -1,6 +1,6 @@
+using Mesh.Router.Impressions;
 using Mesh.Runtime;
 using Mesh.Runtime.Embedded;
-using Mesh.Router.Impressions;
 using Mesh.Testing;
 using Mesh.Trainer.Training;
 using Mesh.World;

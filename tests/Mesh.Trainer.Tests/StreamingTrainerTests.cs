@@ -1,14 +1,15 @@
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Models.Features;
+using Mesh.Runtime;
 using Mesh.Testing;
 using Mesh.Trainer.Training;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Trainer.Tests;
 
+[Trait("Category", "Slow")]
 public sealed class StreamingTrainerTests
 {
     private const int Window = 500;

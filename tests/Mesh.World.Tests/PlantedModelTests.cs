@@ -4,6 +4,7 @@ using Mesh.Learning.Metrics;
 namespace Mesh.World.Tests;
 
 /// <summary>The planted click model on driver-like traffic of the default world (seed 1).</summary>
+[Trait("Category", "Slow")]
 public class PlantedModelTests(DefaultServedTraffic fixture) : IClassFixture<DefaultServedTraffic>
 {
     private readonly ServedTraffic _traffic = fixture.Traffic;

@@ -1,6 +1,6 @@
-using Mesh.Contracts;
 using System.Net;
 using System.Text.Json;
+using Mesh.Contracts;
 using Mesh.Learning.Metrics;
 using Mesh.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -169,6 +169,7 @@ public class SyntheticDriverTests
         Assert.Equal(stats.OptimalNe - early.OptimalNe, stats.RecentOptimalNe);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task StepAsync_SameSeeds_SameTrafficClicksAndStatsWhateverTheConcurrency()
     {

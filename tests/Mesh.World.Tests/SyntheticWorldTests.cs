@@ -112,6 +112,7 @@ public class SyntheticWorldTests
         Assert.InRange(survived, 0.32, 0.42); // e^-1 = 0.368 for exponential lifetimes; measured 0.370
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Sessions_AreAboutSixRequestsAFewSecondsApart()
     {
@@ -130,6 +131,7 @@ public class SyntheticWorldTests
         Assert.All(sessions, g => Assert.Single(g.Select(r => r.Context.Device).Distinct()));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void OrganicEvents_ConcentrateOnEachUsersInterests()
     {

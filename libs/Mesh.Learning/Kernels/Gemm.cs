@@ -62,7 +62,7 @@ public static unsafe partial class Gemm
     /// is 0, C is not read (NaN in C does not propagate).
     /// </summary>
     /// <remarks>
-    /// <c>threads</c>: 0 (default) means <see cref="MaxThreads"/>; products under 2^18 multiply-adds run on one thread.
+    /// <c>threads</c>: 0 (default) means <see cref="MaxThreads"/>; products under 2^21 (about 2.1 million) multiply-adds (m·n·k) run on one thread.
     /// <c>kernel</c>: <see cref="GemmKernel.Auto"/> (default) picks <see cref="Best"/>.
     /// </remarks>
     public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha,

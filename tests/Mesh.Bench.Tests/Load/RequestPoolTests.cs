@@ -5,6 +5,7 @@ namespace Mesh.Bench.Tests.Load;
 
 public class RequestPoolTests
 {
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1)]
     [InlineData(100)]
@@ -28,6 +29,7 @@ public class RequestPoolTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Create_SameSeed_SameBodies()
     {
@@ -46,6 +48,7 @@ public class RequestPoolTests
         Assert.Contains("\"budgetMs\":100", text, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Create_OneAd_KeepsItsCategoryInEveryRequest()
     {

@@ -3,6 +3,7 @@ using Mesh.Models.Features;
 
 namespace Mesh.Bench.Tests.Models;
 
+[Trait("Category", "Slow")]
 public class ImpressionStreamTests
 {
     private static readonly ImpressionStreamOptions Small = new() { Impressions = 5_005, HoldoutRequests = 20 };

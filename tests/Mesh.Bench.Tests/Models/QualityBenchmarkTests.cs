@@ -21,6 +21,7 @@ public sealed class TinyQualityRun
     public string Output { get; }
 }
 
+[Trait("Category", "Slow")]
 public class QualityBenchmarkTests(TinyQualityRun run) : IClassFixture<TinyQualityRun>
 {
     [Fact]
