@@ -43,6 +43,9 @@ public sealed class DaprModeTests : IAsyncLifetime
             UserId = "u1",
             Candidates = [new Candidate { AdId = "a1", Category = "c" }, new Candidate { AdId = "a2", Category = "c" }],
             K = 2,
+
+            // The budget runs on the real clock here: the largest one, so a slow machine still leaves room for the cascade.
+            BudgetMs = RankRequest.MaxBudgetMs,
         }, MeshJson.Options);
         await _app.Services.GetRequiredService<ImpressionQueue>().WhenPublishedAsync();
 
