@@ -1,6 +1,6 @@
-using Mesh.Contracts;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Mesh.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

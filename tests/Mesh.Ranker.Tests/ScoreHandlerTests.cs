@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
 using Mesh.Ranker.Scoring;
+using Mesh.Runtime;
 using Mesh.Serving;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;

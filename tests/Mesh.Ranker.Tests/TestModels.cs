@@ -1,7 +1,7 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Models.Features;
+using Mesh.Runtime;
 
 namespace Mesh.Ranker.Tests;
 

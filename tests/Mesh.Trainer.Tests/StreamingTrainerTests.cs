@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Models.Features;
+using Mesh.Runtime;
 using Mesh.Testing;
 using Mesh.Trainer.Training;
 using Microsoft.Extensions.DependencyInjection;
