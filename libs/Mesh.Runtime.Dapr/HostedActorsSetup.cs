@@ -2,10 +2,10 @@ using System.Text.Json;
 using Dapr.Actors.Runtime;
 using Mesh.Contracts;
 using Mesh.Runtime.Actors;
-using ActorRegistration = Dapr.Actors.Runtime.ActorRegistration;
-using ActorRuntimeOptions = Dapr.Actors.Runtime.ActorRuntimeOptions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using ActorRegistration = Dapr.Actors.Runtime.ActorRegistration;
+using ActorRuntimeOptions = Dapr.Actors.Runtime.ActorRuntimeOptions;
 
 namespace Mesh.Runtime.Dapr;
 

@@ -1,5 +1,5 @@
-using Mesh.Contracts;
 using System.Text.Json;
+using Mesh.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 

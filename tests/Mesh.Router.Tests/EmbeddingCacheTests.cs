@@ -1,7 +1,7 @@
 using Mesh.Contracts;
+using Mesh.Router.Embeddings;
 using Mesh.Runtime;
 using Mesh.Runtime.Embedded;
-using Mesh.Router.Embeddings;
 using Mesh.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
