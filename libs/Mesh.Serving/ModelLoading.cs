@@ -1,7 +1,7 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Learning.Checkpoints;
 using Mesh.Models;
+using Mesh.Runtime;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Precompute.Speculation;
+using Mesh.Runtime;
 
 namespace Mesh.Precompute;
 

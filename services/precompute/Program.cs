@@ -1,5 +1,5 @@
-using Mesh.Runtime.Dapr;
 using Mesh.Precompute;
+using Mesh.Runtime.Dapr;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDaprRuntime();

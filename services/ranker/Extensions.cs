@@ -1,6 +1,6 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Ranker.Scoring;
+using Mesh.Runtime;
 using Mesh.Serving;
 
 namespace Mesh.Ranker;

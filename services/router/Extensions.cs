@@ -1,8 +1,8 @@
-using Mesh.Runtime;
 using Mesh.Router.Api;
 using Mesh.Router.Embeddings;
 using Mesh.Router.Impressions;
 using Mesh.Router.Routing;
+using Mesh.Runtime;
 
 namespace Mesh.Router;
 

@@ -1,8 +1,8 @@
-using Mesh.Runtime;
-using Mesh.Runtime.Embedded;
 using Mesh.Precompute;
 using Mesh.Ranker;
 using Mesh.Router;
+using Mesh.Runtime;
+using Mesh.Runtime.Embedded;
 using Mesh.Standalone.Driving;
 using Mesh.Standalone.Reporting;
 using Mesh.Trainer;

@@ -1,6 +1,6 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Models;
+using Mesh.Runtime;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Precompute.Speculation;

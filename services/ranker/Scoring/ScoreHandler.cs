@@ -1,8 +1,8 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
+using Mesh.Runtime;
 using Mesh.Serving;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,6 @@
-using Mesh.Contracts;
 using System.Buffers;
 using System.Text.Json;
+using Mesh.Contracts;
 
 namespace Mesh.Router.Api;
 

@@ -1,8 +1,8 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Router.Embeddings;
 using Mesh.Router.Impressions;
 using Mesh.Router.Routing;
+using Mesh.Runtime;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 

@@ -1,11 +1,11 @@
 using Mesh.Contracts;
-using Mesh.Runtime;
 using Mesh.Learning;
 using Mesh.Learning.Checkpoints;
 using Mesh.Learning.Metrics;
 using Mesh.Learning.Optim;
 using Mesh.Models;
 using Mesh.Models.Features;
+using Mesh.Runtime;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Trainer.Training;
