@@ -22,7 +22,11 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
     public const int ApplicationId = 0x4D455348;
     public const int SchemaVersion = 1;
 
-    // Times are UTC ticks (100 ns since 0001-01-01), values JSON bytes.
+    // Times are UTC ticks (100 ns since 0001-01-01), values JSON bytes. state is a rowid table: values run from a few
+    // hundred bytes to model checkpoints of megabytes, too large for a WITHOUT ROWID table's b-tree. state_versions
+    // holds a store's version counter as of its last delete, so that with the versions of the keys still there the
+    // highest ETag ever handed out is known after a restart; it is written with deletes only, which keeps a commit of
+    // saves to the pages of the keys saved.
     private const string Schema = """
         CREATE TABLE state (
             store TEXT NOT NULL,
@@ -31,7 +35,7 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
             version INTEGER NOT NULL,
             expires_at INTEGER,
             PRIMARY KEY (store, key)
-        ) WITHOUT ROWID;
+        );
         CREATE TABLE state_versions (
             store TEXT NOT NULL PRIMARY KEY,
             version INTEGER NOT NULL
@@ -47,6 +51,9 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
         """;
 
     private static readonly string[] Tables = ["outbox", "state", "state_versions"];
+
+    // What the data folder held before the database: whole-state snapshots and the undelivered events of a clean stop.
+    private static readonly string[] LegacyFiles = ["state.json", "undelivered-events.json"];
 
     private readonly SqliteConnection? _connection;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -121,6 +128,11 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
             connection.Open();
             var loaded = Prepare(connection, path, options.Synchronous, clock);
             logger.LogInformation("Opened {Path}: {Keys} keys, {Events} undelivered events", path, loaded.State.Count, loaded.Events.Count);
+            foreach (var old in LegacyFiles.Select(f => Path.Combine(directory, f)).Where(File.Exists))
+            {
+                logger.LogWarning("{File} is from the snapshot format this build no longer reads; its contents are not in {Path}. Delete it", old, path);
+            }
+
             return new EmbeddedDatabase(path, connection, loaded, options.WriteBatchSize, logger);
         }
         catch (SqliteException e)
@@ -323,11 +335,10 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
         {
             case SaveState s:
                 _commands!.SaveState(s.Entry);
-                var store = s.Entry.Store;
-                _batchVersions[store] = Math.Max(_batchVersions.GetValueOrDefault(store), s.Entry.Version);
                 break;
             case DeleteState d:
                 _commands!.DeleteState(d.Store, d.Key);
+                _batchVersions[d.Store] = Math.Max(_batchVersions.GetValueOrDefault(d.Store), d.Version);
                 break;
             case AddEvent a:
                 _commands!.AddEvent(a.Event);
@@ -435,16 +446,27 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
             }
         }
 
+        // A store's highest version: its counter at the last delete, or a key's version, expired keys included (they
+        // are deleted below, so their versions go to state_versions first).
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = "SELECT store, version FROM state_versions";
+            command.CommandText = "SELECT store, version FROM state_versions UNION ALL SELECT store, max(version) FROM state GROUP BY store";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                versions[reader.GetString(0)] = reader.GetInt64(1);
+                var store = reader.GetString(0);
+                versions[store] = Math.Max(versions.GetValueOrDefault(store), reader.GetInt64(1));
             }
+        }
+
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "INSERT INTO state_versions (store, version) SELECT store, max(version) FROM state WHERE true GROUP BY store " +
+                "ON CONFLICT (store) DO UPDATE SET version = max(version, excluded.version)";
+            command.ExecuteNonQuery();
         }
 
         var events = new List<StoredEvent>();
@@ -580,7 +602,8 @@ internal sealed class EmbeddedDatabase : IAsyncDisposable, IDisposable
 
     public sealed record SaveState(StoredState Entry) : Write;
 
-    public sealed record DeleteState(string Store, string Key) : Write;
+    // Version: the store's version counter when the key was deleted.
+    public sealed record DeleteState(string Store, string Key, long Version) : Write;
 
     public sealed record AddEvent(StoredEvent Event) : Write;
 

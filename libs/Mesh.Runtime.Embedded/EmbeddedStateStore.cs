@@ -85,7 +85,7 @@ public sealed class EmbeddedStateStore : IStateStore
                 throw new StateConflictException(store, key);
             }
 
-            return s.Entries.TryRemove(key, out _) ? _database.WriteAsync(new EmbeddedDatabase.DeleteState(store, key)) : Task.CompletedTask;
+            return s.Entries.TryRemove(key, out _) ? _database.WriteAsync(new EmbeddedDatabase.DeleteState(store, key, s.Version)) : Task.CompletedTask;
         }
     }
 
@@ -114,7 +114,7 @@ public sealed class EmbeddedStateStore : IStateStore
                 }
                 else if (s.Entries.TryRemove(op.Key, out _))
                 {
-                    writes.Add(new EmbeddedDatabase.DeleteState(store, op.Key));
+                    writes.Add(new EmbeddedDatabase.DeleteState(store, op.Key, s.Version));
                 }
             }
 
@@ -194,6 +194,8 @@ public sealed class EmbeddedStateStore : IStateStore
 
         public ConcurrentDictionary<string, Entry> Entries { get; } = new(StringComparer.Ordinal);
         public Lock WriteLock { get; } = new();
+
+        public long Version => Interlocked.Read(ref _version);
 
         public long NextVersion() => Interlocked.Increment(ref _version);
 

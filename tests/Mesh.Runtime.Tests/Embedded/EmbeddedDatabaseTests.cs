@@ -74,6 +74,36 @@ public sealed class EmbeddedDatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task Reopen_OnlyExpiredKeysLeft_ETagsAreNeverHandedOutAgain()
+    {
+        var old = new List<string>();
+        await using (var db = Open())
+        {
+            var state = new EmbeddedStateStore(_clock, db);
+            for (var i = 0; i < 2; i++)
+            {
+                await state.SaveAsync(Store, "k", new Thing("k", i), new StateWriteOptions { TimeToLive = TimeSpan.FromSeconds(10) });
+                old.Add((await state.GetAsync<Thing>(Store, "k"))!.ETag);
+            }
+        }
+
+        _clock.Advance(TimeSpan.FromSeconds(10));
+
+        // The first reopen drops the expired key from the file; the second finds no key at all.
+        for (var reopen = 0; reopen < 2; reopen++)
+        {
+            await using var db = Open();
+            var state = new EmbeddedStateStore(_clock, db);
+            Assert.Equal(0, state.Count(Store));
+            await state.SaveAsync(Store, $"n{reopen}", new Thing("n", reopen));
+            var etag = (await state.GetAsync<Thing>(Store, $"n{reopen}"))!.ETag;
+            Assert.DoesNotContain(etag, old);
+            old.Add(etag);
+            await state.DeleteAsync(Store, $"n{reopen}");
+        }
+    }
+
+    [Fact]
     public async Task Reopen_KeysWithTtl_ExpireOnTheInjectedClock()
     {
         await using (var db = Open())
@@ -194,7 +224,7 @@ public sealed class EmbeddedDatabaseTests : IDisposable
 
         Assert.False(db.IsPersistent);
         Assert.Null(db.FilePath);
-        Assert.True(db.WriteAsync(new EmbeddedDatabase.DeleteState(Store, "k")).IsCompletedSuccessfully);
+        Assert.True(db.WriteAsync(new EmbeddedDatabase.DeleteState(Store, "k", 1)).IsCompletedSuccessfully);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path));
     }
 
