@@ -7,8 +7,9 @@ public sealed class StandaloneOptions
     public string Url { get; set; } = "http://127.0.0.1:5080";
 
     /// <summary>
-    /// Folder for models, embeddings, checkpoints and undelivered events, relative to the working directory (with
-    /// <c>dotnet run</c>, the project folder); a restart resumes from it. Empty: memory only. Default <c>data</c>.
+    /// Folder of the embedded runtime's SQLite database (<c>mesh.db</c>: models, embeddings, checkpoints, actor state,
+    /// undelivered events), relative to the working directory (with <c>dotnet run</c>, the project folder); a restart
+    /// resumes from it. Empty: memory only. Default <c>data</c>.
     /// </summary>
     public string DataDirectory { get; set; } = "data";
 

@@ -53,6 +53,32 @@ public sealed partial class DaprResourceTests
     }
 
     [Fact]
+    public void SqliteFolder_StateStores_MatchTheRedisOnesInNameScopesKeyPrefixAndActorStore()
+    {
+        var redis = Directory.EnumerateFiles(Path.Combine(Manifests.RepositoryRoot, "components"), "state-*.yaml")
+            .SelectMany(f => Manifests.Load(Path.GetRelativePath(Manifests.RepositoryRoot, f)))
+            .ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var sqlite = Directory.EnumerateFiles(Path.Combine(Manifests.RepositoryRoot, "components", "sqlite"), "*.yaml")
+            .SelectMany(f => Manifests.Load(Path.GetRelativePath(Manifests.RepositoryRoot, f)))
+            .ToList();
+
+        Assert.Equal(Components.StateStores.Order(StringComparer.Ordinal), sqlite.Select(m => m.Name).Order(StringComparer.Ordinal));
+        foreach (var store in sqlite)
+        {
+            var twin = redis[store.Name];
+            Assert.Equal("state.sqlite", store.At("spec", "type").Text());
+            Assert.Equal(twin.At("scopes").Texts(), store.At("scopes").Texts());
+            Assert.Equal(Metadata(twin, "keyPrefix"), Metadata(store, "keyPrefix"));
+            Assert.Equal(Metadata(twin, "actorStateStore"), Metadata(store, "actorStateStore"));
+        }
+
+        // One file per store: two components on one file would share Dapr's metadata table.
+        var files = sqlite.Select(m => Metadata(m, "connectionString")).ToList();
+        Assert.All(files, f => Assert.False(string.IsNullOrEmpty(f)));
+        Assert.Equal(files.Count, files.Distinct(StringComparer.Ordinal).Count());
+    }
+
+    [Fact]
     public void DaprYaml_Apps_AreTheFiveAppIdsWithDistinctPortsTheirCommandsListenOn()
     {
         var apps = DaprYamlApps();
@@ -114,6 +140,9 @@ public sealed partial class DaprResourceTests
             Assert.True(isString, $"{component.Name}: metadata '{name}' is '{scalar.Value}', which YAML reads as a non-string; quote it");
         }
     }
+
+    private static string? Metadata(Manifest component, string name) =>
+        component.At("spec", "metadata").Items().FirstOrDefault(i => i.At("name").Text() == name)?.At("value").Text();
 
     private static IReadOnlyList<YamlNode> DaprYamlApps() => Manifests.Load("dapr.yaml").Single().At("apps").Items();
 
