@@ -39,6 +39,15 @@ public static class BenchArguments
     public static bool TryParseInt(string value, int min, int max, out int result) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out result) && result >= min && result <= max;
 
+    /// <summary>Seconds in [<paramref name="min"/>, <paramref name="max"/>], with or without a trailing <c>s</c> (<c>10</c>, <c>2.5s</c>).</summary>
+    public static bool TryParseSeconds(string value, double min, double max, out TimeSpan result)
+    {
+        var text = value.EndsWith('s') ? value[..^1] : value;
+        var ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= min && seconds <= max;
+        result = ok ? TimeSpan.FromSeconds(seconds) : default;
+        return ok;
+    }
+
     /// <summary>A comma-separated list of at least one such integer; repeats are dropped, the first order kept.</summary>
     public static bool TryParseIntList(string value, int min, int max, out IReadOnlyList<int> result)
     {

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.InteropServices;
 using Mesh.Contracts;
 
@@ -95,11 +94,11 @@ public static class EventsBenchmark
             {
                 var client = clients[mode] = LoadRunner.CreateClient(h.BaseAddress, options.Concurrency);
                 await h.WaitHealthyAsync(client, StartTimeout, stop.Token);
-                using var check = await client.PostAsync(EventsPath, Json(bodies[0]), stop.Token);
+                using var check = await client.PostAsync(EventsPath, LoadRunner.Json(bodies[0]), stop.Token);
                 if (check.StatusCode != HttpStatusCode.Accepted)
                 {
                     await Console.Error.WriteLineAsync($"error: {mode}: POST {EventsPath} answered {(int)check.StatusCode}: {await check.Content.ReadAsStringAsync(stop.Token)}");
-                    WriteHostTail(Console.Error, h);
+                    h.WriteTail(Console.Error);
                     return 1;
                 }
             }
@@ -125,7 +124,7 @@ public static class EventsBenchmark
                     if (hosts.FirstOrDefault(x => x.Host.HasExited) is { Host: not null } exited)
                     {
                         await Console.Error.WriteLineAsync($"error: the {exited.Mode} host exited during the run.");
-                        WriteHostTail(Console.Error, exited.Host);
+                        exited.Host.WriteTail(Console.Error);
                         return 1;
                     }
 
@@ -138,7 +137,7 @@ public static class EventsBenchmark
             WriteFigures(output, results);
             foreach (var (_, h, _) in hosts.Where(h => h.Host.OutputLines > 0))
             {
-                WriteHostTail(output, h);
+                h.WriteTail(output);
             }
 
             BenchOutput.WriteLoad(output, "load at the end: ");
@@ -226,7 +225,7 @@ public static class EventsBenchmark
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
-                    using var response = await client.PostAsync(EventsPath, Json(bodies[n % bodies.Count]), cancellationToken);
+                    using var response = await client.PostAsync(EventsPath, LoadRunner.Json(bodies[n % bodies.Count]), cancellationToken);
                     if (response.StatusCode == HttpStatusCode.Accepted)
                     {
                         successes++;
@@ -260,13 +259,6 @@ public static class EventsBenchmark
             FirstError = workers.Select(w => w.first).FirstOrDefault(e => e is not null),
             SortedTicks = sorted,
         };
-    }
-
-    private static ByteArrayContent Json(byte[] body)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
     }
 
     private static long? DatabaseBytes(string? dataDirectory) => dataDirectory is null
@@ -336,16 +328,6 @@ public static class EventsBenchmark
             BenchOutput.WriteFigure(output, $"events_host_cpu_{name}_vs_memory", r.HostCpuMsPerRequest / memory.HostCpuMsPerRequest, "ratio");
         }
     }
-
-    private static void WriteHostTail(TextWriter writer, StandaloneHost host)
-    {
-        var tail = host.OutputTail();
-        writer.WriteLine($"the host wrote {host.OutputLines} line(s) (it logs warnings and above); the last {tail.Count}:");
-        foreach (var line in tail)
-        {
-            writer.WriteLine($"  | {line}");
-        }
-    }
 }
 
 /// <summary>One host's measurement. Throughput and percentiles count 202 replies only.</summary>
@@ -401,14 +383,5 @@ public sealed record EventsPhase
     public double HostCpuMsPerRequest => Successes == 0 ? double.NaN : HostCpu.TotalMilliseconds / Successes;
 
     /// <summary>Nearest-rank percentile in ms; NaN when nothing succeeded.</summary>
-    public double PercentileMs(double p)
-    {
-        if (SortedTicks.Length == 0)
-        {
-            return double.NaN;
-        }
-
-        var rank = (int)Math.Ceiling(p / 100 * SortedTicks.Length);
-        return SortedTicks[Math.Clamp(rank - 1, 0, SortedTicks.Length - 1)] * 1000.0 / Stopwatch.Frequency;
-    }
+    public double PercentileMs(double p) => BenchStatistics.NearestRankMs(SortedTicks, p);
 }

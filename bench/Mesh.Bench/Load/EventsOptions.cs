@@ -1,4 +1,3 @@
-using System.Globalization;
 
 namespace Mesh.Bench.Load;
 
@@ -55,10 +54,10 @@ public sealed record EventsOptions
         {
             switch (name)
             {
-                case "duration" when TryParseSeconds(value, 1, 120, out var seconds):
+                case "duration" when BenchArguments.TryParseSeconds(value, 1, 120, out var seconds):
                     options = options with { Duration = seconds };
                     break;
-                case "warmup" when TryParseSeconds(value, 0, 60, out var seconds):
+                case "warmup" when BenchArguments.TryParseSeconds(value, 0, 60, out var seconds):
                     options = options with { Warmup = seconds };
                     break;
                 case "rounds" when BenchArguments.TryParseInt(value, 1, 10, out var rounds):
@@ -89,13 +88,5 @@ public sealed record EventsOptions
         var list = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
         modes = list;
         return list.Count > 0 && list.All(m => KnownModes.Contains(m, StringComparer.Ordinal));
-    }
-
-    private static bool TryParseSeconds(string value, double min, double max, out TimeSpan result)
-    {
-        var text = value.EndsWith('s') ? value[..^1] : value;
-        var ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= min && seconds <= max;
-        result = ok ? TimeSpan.FromSeconds(seconds) : default;
-        return ok;
     }
 }

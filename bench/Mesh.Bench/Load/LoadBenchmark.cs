@@ -85,7 +85,7 @@ public static class LoadBenchmark
                 if (problem is not null)
                 {
                     await Console.Error.WriteLineAsync($"error: {problem}");
-                    WriteHostTail(Console.Error, host);
+                    host.WriteTail(Console.Error);
                     return 1;
                 }
             }
@@ -129,7 +129,7 @@ public static class LoadBenchmark
                 if (host.HasExited)
                 {
                     await Console.Error.WriteLineAsync("error: the standalone host exited during the run.");
-                    WriteHostTail(Console.Error, host);
+                    host.WriteTail(Console.Error);
                     return 1;
                 }
             }
@@ -139,7 +139,7 @@ public static class LoadBenchmark
             if (host.OutputLines > 0)
             {
                 output.WriteLine();
-                WriteHostTail(output, host);
+                host.WriteTail(output);
             }
 
             return results.All(r => r.Successes > 0) ? 0 : 1;
@@ -154,7 +154,7 @@ public static class LoadBenchmark
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             if (host is not null)
             {
-                WriteHostTail(Console.Error, host);
+                host.WriteTail(Console.Error);
             }
 
             return 1;
@@ -230,16 +230,6 @@ public static class LoadBenchmark
             BenchOutput.WriteFigure(output, $"rank_{candidates}_host_cpu_vs_bare", rank.HostCpuMsPerRequest / bare.HostCpuMsPerRequest, "ratio");
             BenchOutput.WriteFigure(output, $"rank_{candidates}_large_tier_share",
                 rank.Successes == 0 ? double.NaN : (double)rank.Tiers.GetValueOrDefault(Tiers.Large) / rank.Successes, "ratio");
-        }
-    }
-
-    private static void WriteHostTail(TextWriter writer, StandaloneHost host)
-    {
-        var tail = host.OutputTail();
-        writer.WriteLine($"the host wrote {host.OutputLines} line(s) (it logs warnings and above); the last {tail.Count}:");
-        foreach (var line in tail)
-        {
-            writer.WriteLine($"  | {line}");
         }
     }
 }

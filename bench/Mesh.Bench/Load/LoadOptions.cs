@@ -1,4 +1,3 @@
-using System.Globalization;
 using Mesh.Contracts;
 
 namespace Mesh.Bench.Load;
@@ -47,10 +46,10 @@ public sealed record LoadOptions
         {
             switch (name)
             {
-                case "duration" when TryParseSeconds(value, 1, 120, out var seconds):
+                case "duration" when BenchArguments.TryParseSeconds(value, 1, 120, out var seconds):
                     options = options with { Duration = seconds };
                     break;
-                case "warmup" when TryParseSeconds(value, 0, 60, out var seconds):
+                case "warmup" when BenchArguments.TryParseSeconds(value, 0, 60, out var seconds):
                     options = options with { Warmup = seconds };
                     break;
                 case "concurrency" when BenchArguments.TryParseInt(value, 1, 256, out var concurrency):
@@ -71,13 +70,5 @@ public sealed record LoadOptions
         }
 
         return (options, null);
-    }
-
-    private static bool TryParseSeconds(string value, double min, double max, out TimeSpan result)
-    {
-        var text = value.EndsWith('s') ? value[..^1] : value;
-        var ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= min && seconds <= max;
-        result = ok ? TimeSpan.FromSeconds(seconds) : default;
-        return ok;
     }
 }

@@ -100,7 +100,8 @@ public static class LoadRunner
         return result;
     }
 
-    private static ByteArrayContent Json(byte[] body)
+    /// <summary>A request body of UTF-8 JSON bytes, sent as <c>application/json</c>.</summary>
+    public static ByteArrayContent Json(byte[] body)
     {
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");

@@ -58,16 +58,7 @@ public sealed record PhaseResult
     public double MeanMs => SortedTicks.Length == 0 ? double.NaN : SortedTicks.Average() * 1000.0 / Stopwatch.Frequency;
 
     /// <summary>Nearest-rank percentile in ms; NaN when nothing succeeded.</summary>
-    public double PercentileMs(double p)
-    {
-        if (SortedTicks.Length == 0)
-        {
-            return double.NaN;
-        }
-
-        var rank = (int)Math.Ceiling(p / 100 * SortedTicks.Length);
-        return SortedTicks[Math.Clamp(rank - 1, 0, SortedTicks.Length - 1)] * 1000.0 / Stopwatch.Frequency;
-    }
+    public double PercentileMs(double p) => BenchStatistics.NearestRankMs(SortedTicks, p);
 
     /// <summary>Tier shares, largest first, e.g. <c>large 97%, small 3%</c>.</summary>
     public string TierMix() => Successes == 0

@@ -53,6 +53,17 @@ public sealed class StandaloneHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes how many lines the host logged and the last of them, for a reader to see why it failed.</summary>
+    public void WriteTail(TextWriter writer)
+    {
+        var tail = OutputTail();
+        writer.WriteLine($"the host wrote {OutputLines} line(s) (it logs warnings and above); the last {tail.Count}:");
+        foreach (var line in tail)
+        {
+            writer.WriteLine($"  | {line}");
+        }
+    }
+
     /// <summary>The Release build of services/standalone, found by walking up from this tool to the repository root.</summary>
     public static string? FindDefaultPath()
     {
