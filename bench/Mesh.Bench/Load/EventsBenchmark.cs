@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
 using Mesh.Contracts;
 
 namespace Mesh.Bench.Load;
@@ -42,34 +41,14 @@ public static class EventsBenchmark
             return 2;
         }
 
-        using var stop = new CancellationTokenSource();
         var hosts = new List<(string Mode, StandaloneHost Host, string? DataDirectory)>();
-        void KillAll()
+        using var stop = new HostInterrupt(() =>
         {
             foreach (var (_, h, _) in hosts.ToArray())
             {
                 h.Kill();
             }
-        }
-
-        void OnSignal(PosixSignalContext context)
-        {
-            if (stop.IsCancellationRequested)
-            {
-                KillAll();
-                return;
-            }
-
-            context.Cancel = true;
-            Console.Error.WriteLine("stopping: the standalone host will be killed");
-            stop.Cancel();
-        }
-
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
-        void OnExit(object? sender, EventArgs e) => KillAll();
-        AppDomain.CurrentDomain.ProcessExit += OnExit;
+        });
 
         var output = Console.Out;
         BenchOutput.WriteMachine(output, "events", TimeProvider.System);
@@ -148,7 +127,7 @@ public static class EventsBenchmark
 
             return results.All(r => r.Successes > 0) ? 0 : 1;
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsInterrupted)
         {
             await Console.Error.WriteLineAsync("interrupted; no figures.");
             return 130;
@@ -168,8 +147,6 @@ public static class EventsBenchmark
                     Directory.Delete(dataDirectory, recursive: true);
                 }
             }
-
-            AppDomain.CurrentDomain.ProcessExit -= OnExit;
         }
     }
 

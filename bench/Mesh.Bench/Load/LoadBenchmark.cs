@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Mesh.Contracts;
 
 namespace Mesh.Bench.Load;
@@ -40,28 +39,8 @@ public static class LoadBenchmark
             return 2;
         }
 
-        using var stop = new CancellationTokenSource();
         StandaloneHost? host = null;
-
-        // First signal: stop measuring and clean up (the finally below kills the host). Second: kill it now and exit.
-        void OnSignal(PosixSignalContext context)
-        {
-            if (stop.IsCancellationRequested)
-            {
-                host?.Kill();
-                return;
-            }
-
-            context.Cancel = true;
-            Console.Error.WriteLine("stopping: the standalone host will be killed");
-            stop.Cancel();
-        }
-
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
-        void OnExit(object? sender, EventArgs e) => host?.Kill();
-        AppDomain.CurrentDomain.ProcessExit += OnExit;
+        using var stop = new HostInterrupt(() => host?.Kill());
 
         var output = Console.Out;
         BenchOutput.WriteMachine(output, "load", TimeProvider.System);
@@ -144,7 +123,7 @@ public static class LoadBenchmark
 
             return results.All(r => r.Successes > 0) ? 0 : 1;
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsInterrupted)
         {
             await Console.Error.WriteLineAsync("interrupted; no figures.");
             return 130;
@@ -165,8 +144,6 @@ public static class LoadBenchmark
             {
                 await host.DisposeAsync();
             }
-
-            AppDomain.CurrentDomain.ProcessExit -= OnExit;
         }
     }
 
