@@ -98,11 +98,12 @@ internal sealed class DaprGrpcService(FakeDaprSidecar sidecar)
 
     private void Write(string store, IEnumerable<(StateItem Item, bool Delete)> items)
     {
-        var writes = items.Select(i => (
+        var writes = items.Select(i => new StateWrite(
             i.Item.Key,
             i.Delete ? null : i.Item.Value.ToByteArray(),
             i.Item.Etag?.Value,
-            i.Item.Options?.Concurrency == StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite)).ToList();
+            i.Item.Options?.Concurrency == StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite,
+            i.Item.Metadata.ToDictionary())).ToList();
         if (!sidecar.Apply(store, writes))
         {
             throw new RpcException(new Status(StatusCode.Aborted, "possible etag mismatch. error from state store: ETag mismatch"));

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -22,26 +24,31 @@ namespace Mesh.Testing;
 /// forwards invocations and actor calls to the apps connected with <see cref="ConnectAppAsync"/>, and delivers
 /// CloudEvents to them. With <see cref="ApiToken"/> set it refuses calls without it, as daprd with <c>DAPR_API_TOKEN</c>;
 /// with <see cref="AppApiToken"/> set it presents it on every call into an app, as daprd with <c>APP_API_TOKEN</c>.
+/// Time is the clock it is given: a <c>ttlInSeconds</c> ends a key on that clock, and registered reminders fire when a
+/// test calls <see cref="FireDueRemindersAsync"/>, so nothing waits on the wall clock.
 /// </summary>
-public sealed class FakeDaprSidecar : IAsyncDisposable
+public sealed partial class FakeDaprSidecar : IAsyncDisposable
 {
     private WebApplication _host = null!;
     private readonly Lock _lock = new();
     private readonly List<SidecarCall> _calls = [];
     private readonly List<(string Api, int Count, TaskCompletionSource Done)> _waiters = [];
-    private readonly Dictionary<(string Store, string Key), (byte[] Value, string ETag)> _state = [];
+    private readonly Dictionary<(string Store, string Key), StoredValue> _state = [];
+    private readonly Dictionary<(string Type, string Id, string Name), Reminder> _reminders = [];
     private readonly Dictionary<(string Api, string Target), Fault> _faults = [];
     private readonly Dictionary<(string AppId, string Method), (int Status, string Json)> _answers = [];
     private readonly Dictionary<string, HttpClient> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _actorHosts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonArray> _subscriptions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _actorTurns = new(StringComparer.Ordinal);
+    private readonly TimeProvider _clock;
     private long _etag;
 
-    private FakeDaprSidecar(string? apiToken, string? appApiToken)
+    private FakeDaprSidecar(string? apiToken, string? appApiToken, TimeProvider clock)
     {
         ApiToken = apiToken;
         AppApiToken = appApiToken;
+        _clock = clock;
     }
 
     /// <summary>For <c>DAPR_GRPC_ENDPOINT</c>: the HTTP/2 cleartext port.</summary>
@@ -86,7 +93,8 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
         }
     }
 
-    public static async Task<FakeDaprSidecar> StartAsync(string? apiToken = null, string? appApiToken = null)
+    /// <summary>Starts the sidecar; <paramref name="clock"/> (the system's if null) times TTLs and reminders.</summary>
+    public static async Task<FakeDaprSidecar> StartAsync(string? apiToken = null, string? appApiToken = null, TimeProvider? clock = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -95,7 +103,7 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
             k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2);
             k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http1);
         });
-        var sidecar = new FakeDaprSidecar(apiToken, appApiToken);
+        var sidecar = new FakeDaprSidecar(apiToken, appApiToken, clock ?? TimeProvider.System);
         builder.Services.AddSingleton(sidecar);
         // As the mesh's daprd runs for the trainer (64 MB bodies): a model checkpoint is about 23 MB.
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 64 << 20);
@@ -189,19 +197,13 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
         lock (_lock)
         {
             var etag = NextETag();
-            _state[(store, key)] = (Encoding.UTF8.GetBytes(json), etag);
+            _state[(store, key)] = new StoredValue(Encoding.UTF8.GetBytes(json), etag, Expires: null);
             return etag;
         }
     }
 
     /// <summary>The JSON stored under a key (state API or actor state), or null.</summary>
-    public string? StateOf(string store, string key)
-    {
-        lock (_lock)
-        {
-            return _state.TryGetValue((store, key), out var entry) ? Encoding.UTF8.GetString(entry.Value) : null;
-        }
-    }
+    public string? StateOf(string store, string key) => Get(store, key) is { } entry ? Encoding.UTF8.GetString(entry.Value) : null;
 
     /// <summary>The JSON of an actor's state key, saved through the actor state API, or null.</summary>
     public string? ActorStateOf(string actorType, string actorId, string key) => StateOf(ActorStore, $"{actorType}||{actorId}||{key}");
@@ -286,40 +288,43 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
 
     internal bool Authorized(string? token) => ApiToken is null || token == ApiToken;
 
+    /// <summary>The value and ETag under a key, or null: never written, deleted, or past its TTL on the sidecar's clock.</summary>
     internal (byte[] Value, string ETag)? Get(string store, string key)
     {
         lock (_lock)
         {
-            return _state.TryGetValue((store, key), out var entry) ? entry : null;
+            return _state.TryGetValue((store, key), out var entry) && Live(entry) ? (entry.Value, entry.ETag) : null;
         }
     }
 
     /// <summary>
     /// Applies upserts (value set) and deletes (value null) all or none, with daprd's in-memory store's ETag rules: a
-    /// given ETag must match, and first-write without one fails on an existing key. False: an ETag mismatch.
+    /// given ETag must match, and first-write without one fails on an existing key. An upsert's <c>ttlInSeconds</c>
+    /// metadata (-1: none) ends it on the sidecar's clock. False: an ETag mismatch.
     /// </summary>
-    internal bool Apply(string store, IReadOnlyList<(string Key, byte[]? Value, string? ETag, bool FirstWrite)> writes)
+    internal bool Apply(string store, IReadOnlyList<StateWrite> writes)
     {
         lock (_lock)
         {
-            foreach (var (key, _, etag, firstWrite) in writes)
+            foreach (var write in writes)
             {
-                var exists = _state.TryGetValue((store, key), out var current);
-                if ((etag is { Length: > 0 } && (!exists || current.ETag != etag)) || (firstWrite && string.IsNullOrEmpty(etag) && exists))
+                var exists = _state.TryGetValue((store, write.Key), out var current) && Live(current);
+                if ((write.ETag is { Length: > 0 } && (!exists || current!.ETag != write.ETag)) || (write.FirstWrite && string.IsNullOrEmpty(write.ETag) && exists))
                 {
                     return false;
                 }
             }
 
-            foreach (var (key, value, _, _) in writes)
+            foreach (var write in writes)
             {
-                if (value is null)
+                if (write.Value is null)
                 {
-                    _state.Remove((store, key));
+                    _state.Remove((store, write.Key));
                 }
                 else
                 {
-                    _state[(store, key)] = (value, NextETag());
+                    var ttl = write.Metadata?.GetValueOrDefault("ttlInSeconds") is { } seconds ? long.Parse(seconds, CultureInfo.InvariantCulture) : -1;
+                    _state[(store, write.Key)] = new StoredValue(write.Value, NextETag(), ttl < 0 ? null : _clock.GetUtcNow().AddSeconds(ttl));
                 }
             }
 
@@ -327,8 +332,85 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Fires every reminder due by now on the sidecar's clock, one call at a time through the actor's turn, as daprd
+    /// calls <c>PUT actors/{type}/{id}/method/remind/{name}</c>; a periodic one is due again a period after it was due,
+    /// so a clock moved past several periods fires it that many times. Returns the number fired.
+    /// </summary>
+    public async Task<int> FireDueRemindersAsync()
+    {
+        var fired = 0;
+        while (NextDueReminder() is var ((type, id, name), reminder) && reminder is not null)
+        {
+            var body = new JsonObject { ["dueTime"] = reminder.DueTime, ["period"] = reminder.Period };
+            if (reminder.Data is not null)
+            {
+                body["data"] = reminder.Data.DeepClone();
+            }
+
+            Record(new SidecarCall("FireReminder", $"{type}/{id}", name, Body: Encoding.UTF8.GetBytes(body.ToJsonString())));
+            var (status, text) = await CallActorAsync(type, id, $"method/remind/{name}", HttpMethod.Put, Encoding.UTF8.GetBytes(body.ToJsonString()), CancellationToken.None);
+            if (status != StatusCodes.Status200OK)
+            {
+                throw new InvalidOperationException($"reminder {name} of {type}/{id} failed: {status} {text}");
+            }
+
+            lock (_lock)
+            {
+                // Unless the callback unregistered or replaced it: a periodic reminder is due again, a one-off is done.
+                if (_reminders.TryGetValue((type, id, name), out var current) && ReferenceEquals(current, reminder))
+                {
+                    if (reminder.Every is { } every)
+                    {
+                        _reminders[(type, id, name)] = reminder with { Due = reminder.Due + every };
+                    }
+                    else
+                    {
+                        _reminders.Remove((type, id, name));
+                    }
+                }
+            }
+
+            fired++;
+        }
+
+        return fired;
+    }
+
+    /// <summary>The names of an actor's registered reminders.</summary>
+    public IReadOnlyList<string> RemindersOf(string actorType, string actorId)
+    {
+        lock (_lock)
+        {
+            return [.. _reminders.Keys.Where(k => k.Type == actorType && k.Id == actorId).Select(k => k.Name)];
+        }
+    }
+
+    /// <summary>Deactivates an actor as daprd does when it is idle or moves: <c>DELETE actors/{type}/{id}</c> on its app.</summary>
+    public async Task DeactivateActorAsync(string actorType, string actorId)
+    {
+        var (status, text) = await CallActorAsync(actorType, actorId, string.Empty, HttpMethod.Delete, body: null, CancellationToken.None);
+        if (status != StatusCodes.Status200OK)
+        {
+            throw new InvalidOperationException($"deactivating {actorType}/{actorId} failed: {status} {text}");
+        }
+    }
+
     // Called with _lock held.
-    private string NextETag() => (++_etag).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private string NextETag() => (++_etag).ToString(CultureInfo.InvariantCulture);
+
+    // Called with _lock held.
+    private bool Live(StoredValue entry) => entry.Expires is not { } expires || _clock.GetUtcNow() < expires;
+
+    private ((string Type, string Id, string Name) Key, Reminder? Reminder) NextDueReminder()
+    {
+        lock (_lock)
+        {
+            var now = _clock.GetUtcNow();
+            var due = _reminders.Where(r => r.Value.Due <= now).OrderBy(r => r.Value.Due).FirstOrDefault();
+            return (due.Key, due.Value);
+        }
+    }
 
     private async Task HandleHttpAsync(HttpContext http)
     {
@@ -412,6 +494,20 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
     private async Task<(int, string?, string?)> InvokeActorAsync(HttpContext http, string type, string id, string method, byte[] body, string? token)
     {
         Record(new SidecarCall("InvokeActor", $"{type}/{id}", method, ContentType: http.Request.ContentType, Body: body, ApiToken: token, HttpMethod: http.Request.Method));
+        var (status, text) = await CallActorAsync(type, id, $"method/{method}", HttpMethod.Put, body, http.RequestAborted);
+
+        // Anything but exactly 200 from the app is daprd's own 500.
+        return status == StatusCodes.Status200OK
+            ? (StatusCodes.Status200OK, text, "application/json")
+            : (StatusCodes.Status500InternalServerError, Error("ERR_ACTOR_INVOKE_METHOD", $"error invoke actor method: {status} {text}"), null);
+    }
+
+    /// <summary>
+    /// Calls the app that hosts <paramref name="type"/> at <c>actors/{type}/{id}/{path}</c> inside the actor's turn: one
+    /// call at a time per actor, as daprd's placement and turn lock give it.
+    /// </summary>
+    private async Task<(int Status, string Body)> CallActorAsync(string type, string id, string path, HttpMethod method, byte[]? body, CancellationToken cancellationToken)
+    {
         HttpClient? app;
         lock (_lock)
         {
@@ -420,24 +516,22 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
 
         if (app is null)
         {
-            return (StatusCodes.Status500InternalServerError, Error("ERR_ACTOR_INSTANCE_MISSING", $"no app hosts actor type {type}"), null);
+            return (StatusCodes.Status500InternalServerError, Error("ERR_ACTOR_INSTANCE_MISSING", $"no app hosts actor type {type}"));
         }
 
-        // One turn at a time per actor, as daprd's placement and turn lock give it; the app's callback is always a PUT.
         var turn = _actorTurns.GetOrAdd($"{type}/{id}", _ => new SemaphoreSlim(1, 1));
-        await turn.WaitAsync(http.RequestAborted);
+        await turn.WaitAsync(cancellationToken);
         try
         {
-            var request = ToApp(HttpMethod.Put, $"actors/{type}/{id}/method/{method}");
-            request.Content = new ByteArrayContent(body);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            using var response = await app.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
+            var request = ToApp(method, $"actors/{type}/{id}/{path}".TrimEnd('/'));
+            if (body is not null)
+            {
+                request.Content = new ByteArrayContent(body);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            }
 
-            // Anything but exactly 200 from the app is daprd's own 500.
-            return response.StatusCode == HttpStatusCode.OK
-                ? (StatusCodes.Status200OK, text, "application/json")
-                : (StatusCodes.Status500InternalServerError, Error("ERR_ACTOR_INVOKE_METHOD", $"error invoke actor method: {(int)response.StatusCode} {text}"), null);
+            using var response = await app.SendAsync(request, cancellationToken);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
         }
         finally
         {
@@ -447,16 +541,16 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
 
     private (int, string?, string?) SaveActorState(string type, string id, byte[] body, string? token)
     {
-        var writes = new List<(string, byte[]?, string?, bool)>();
+        var writes = new List<StateWrite>();
         foreach (var operation in JsonNode.Parse(body)!.AsArray())
         {
             var request = operation!["request"]!;
             var key = request["key"]!.GetValue<string>();
             var upsert = operation["operation"]!.GetValue<string>() == "upsert";
             var value = upsert ? Encoding.UTF8.GetBytes(request["value"]?.ToJsonString() ?? "null") : null;
-            Record(new SidecarCall("SaveActorState", $"{type}/{id}", key, Operation: operation["operation"]!.GetValue<string>(),
-                Metadata: request["metadata"]?.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<string>()), Body: value, ApiToken: token));
-            writes.Add(($"{type}||{id}||{key}", value, null, false));
+            var metadata = request["metadata"]?.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
+            Record(new SidecarCall("SaveActorState", $"{type}/{id}", key, Operation: operation["operation"]!.GetValue<string>(), Metadata: metadata, Body: value, ApiToken: token));
+            writes.Add(new StateWrite($"{type}||{id}||{key}", value, ETag: null, FirstWrite: false, metadata));
         }
 
         Apply(ActorStore, writes);
@@ -474,8 +568,55 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
     private (int, string?, string?) Scheduled(HttpContext http, string type, string id, string kind, string name, byte[] body, string? token)
     {
         Record(new SidecarCall(kind == "reminders" ? "Reminder" : "Timer", $"{type}/{id}", name, Body: body, ApiToken: token, HttpMethod: http.Request.Method));
-        return (StatusCodes.Status204NoContent, null, null);
+        if (kind != "reminders")
+        {
+            return (StatusCodes.Status204NoContent, null, null);
+        }
+
+        lock (_lock)
+        {
+            if (HttpMethods.IsDelete(http.Request.Method))
+            {
+                _reminders.Remove((type, id, name));
+                return (StatusCodes.Status204NoContent, null, null);
+            }
+
+            // Registering again replaces the reminder, schedule and all, as daprd does.
+            var registration = JsonNode.Parse(body)!;
+            var dueTime = registration["dueTime"]?.GetValue<string>() ?? string.Empty;
+            var period = registration["period"]?.GetValue<string>() ?? string.Empty;
+            if (!TryParseDuration(dueTime, out var due) || !TryParseDuration(period, out var every))
+            {
+                return (StatusCodes.Status400BadRequest, Error("ERR_ACTOR_REMINDER_CREATE", $"unsupported dueTime or period: '{dueTime}', '{period}'"), null);
+            }
+
+            _reminders[(type, id, name)] = new Reminder(_clock.GetUtcNow() + (due ?? TimeSpan.Zero), every, dueTime, period, registration["data"]?.DeepClone());
+            return (StatusCodes.Status204NoContent, null, null);
+        }
     }
+
+    /// <summary>Reads Dapr's duration format as the SDK writes it (<c>168h0m0s0ms</c>); empty: none.</summary>
+    private static bool TryParseDuration(string text, out TimeSpan? value)
+    {
+        value = null;
+        if (text.Length == 0)
+        {
+            return true;
+        }
+
+        var match = DaprDuration().Match(text);
+        if (!match.Success)
+        {
+            return false;
+        }
+
+        int Part(int i) => int.Parse(match.Groups[i].Value, CultureInfo.InvariantCulture);
+        value = TimeSpan.FromHours(Part(1)) + TimeSpan.FromMinutes(Part(2)) + TimeSpan.FromSeconds(Part(3)) + TimeSpan.FromMilliseconds(Part(4));
+        return true;
+    }
+
+    [GeneratedRegex(@"^(\d+)h(\d+)m(\d+)s(\d+)ms$")]
+    private static partial Regex DaprDuration();
 
     private string RouteOf(string appId, string topic)
     {
@@ -523,6 +664,11 @@ public sealed class FakeDaprSidecar : IAsyncDisposable
     };
 
     private static string Error(string code, string message) => JsonSerializer.Serialize(new Dictionary<string, string> { ["errorCode"] = code, ["message"] = message });
+
+    private sealed record StoredValue(byte[] Value, string ETag, DateTimeOffset? Expires);
+
+    /// <summary>A registered reminder: when it is next due, its period (null: fires once), and what it was registered with.</summary>
+    private sealed record Reminder(DateTimeOffset Due, TimeSpan? Every, string DueTime, string Period, JsonNode? Data);
 
     private sealed class Fault(int status, int remaining)
     {

@@ -8,7 +8,8 @@ namespace Mesh.Testing;
 /// One call the fake sidecar received. <see cref="Api"/> is the gRPC method (<c>GetState</c>, <c>GetBulkState</c>,
 /// <c>SaveState</c>, <c>DeleteState</c>, <c>ExecuteStateTransaction</c>, <c>PublishEvent</c>) or the HTTP API
 /// (<c>InvokeService</c>, <c>InvokeActor</c>, <c>SaveActorState</c>, <c>GetActorState</c>, <c>Reminder</c>, <c>Timer</c>,
-/// <c>Healthz</c>, <c>Unauthorized</c>). <see cref="Target"/> is the store, pub/sub, app-id or <c>type/id</c> of an actor;
+/// <c>Healthz</c>, <c>Unauthorized</c>) or a call the sidecar made itself (<c>FireReminder</c>). <see cref="Target"/> is
+/// the store, pub/sub, app-id or <c>type/id</c> of an actor;
 /// <see cref="Key"/> the key, topic or method.
 /// </summary>
 public sealed record SidecarCall(
@@ -39,3 +40,6 @@ public sealed record SidecarCall(
         Body: item.Value.IsEmpty ? null : item.Value.ToByteArray(),
         ApiToken: token);
 }
+
+/// <summary>One write of a state operation as the fake sidecar applies it: a null <see cref="Value"/> deletes.</summary>
+internal sealed record StateWrite(string Key, byte[]? Value, string? ETag, bool FirstWrite, IReadOnlyDictionary<string, string>? Metadata);
