@@ -183,4 +183,10 @@ public sealed record ModelPublished
 
     /// <summary>NE of the version it replaces on the same window (version 0 is the untrained prior).</summary>
     public required double PreviousNe { get; init; }
+
+    /// <summary>
+    /// Keys of the version's ONNX graphs in the <c>models</c> store, by graph name: <c>user-tower</c> and one per tier.
+    /// Null from a trainer that predates ONNX; readers then build the graphs from the checkpoint.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? GraphKeys { get; init; }
 }

@@ -9,6 +9,9 @@ public static class StateKeys
     /// <summary><c>models</c>: a ranking <see cref="ModelCheckpoint"/> by version.</summary>
     public static string RankingCheckpoint(long version) => $"ranker.v{version}";
 
+    /// <summary><c>models</c>: one ONNX graph of a ranking model version (<see cref="ModelGraph"/>): <c>user-tower</c> or a tier.</summary>
+    public static string RankingGraph(long version, string graph) => $"ranker.v{version}.{graph}.onnx";
+
     /// <summary><c>precomputed</c>: the <see cref="PrecomputedRepresentation"/> of a (user, ad) pair. Dapr keys may not contain "||".</summary>
     public static string Precomputed(string userId, string adId) => $"{userId}:{adId}";
 
@@ -21,6 +24,9 @@ public sealed record ModelPointer
 {
     public required long Version { get; init; }
     public required string CheckpointKey { get; init; }
+
+    /// <summary>The version's ONNX graphs by name (see <see cref="ModelPublished.GraphKeys"/>); null from a trainer before ONNX.</summary>
+    public IReadOnlyDictionary<string, string>? GraphKeys { get; init; }
 }
 
 /// <summary>
@@ -36,6 +42,24 @@ public sealed record ModelCheckpoint
 
     /// <summary>The checkpoint bytes (base64 in JSON).</summary>
     public required byte[] Checkpoint { get; init; }
+}
+
+/// <summary>
+/// Value of <see cref="StateKeys.RankingGraph"/>: one graph of a model version as ONNX (opset 17, float32), what the
+/// services run with ONNX Runtime and what other tools load (docs/models.md). <see cref="Onnx"/> is a serialized
+/// <c>ModelProto</c> (base64 in JSON).
+/// </summary>
+public sealed record ModelGraph
+{
+    public required long Version { get; init; }
+
+    /// <summary><c>user-tower</c>, or the tier's name.</summary>
+    public required string Graph { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The ONNX model bytes.</summary>
+    public required byte[] Onnx { get; init; }
 }
 
 /// <summary>A foundation-model representation computed ahead of time for one (user, ad) pair.</summary>

@@ -56,10 +56,17 @@ public static class RankingOnnx
     public static IReadOnlyDictionary<string, byte[]> Export(RankingModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [OnnxNames.UserTower] = UserTower(model).ToByteArray() };
-        foreach (var tier in model.Tiers.Keys)
+        return Export(model, model.Version, model.TrainedExamples);
+    }
+
+    /// <summary>As <see cref="Export(RankingModel)"/>, for weights about to be published as <paramref name="version"/>.</summary>
+    public static IReadOnlyDictionary<string, byte[]> Export(RankingModel model, long version, long trainedExamples)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [OnnxNames.UserTower] = UserTower(model, version, trainedExamples).ToByteArray() };
+        foreach (var (tier, network) in model.Tiers)
         {
-            graphs[tier] = Tier(model, tier).ToByteArray();
+            graphs[tier] = Network(network, version, trainedExamples).ToByteArray();
         }
 
         return graphs;
@@ -69,7 +76,7 @@ public static class RankingOnnx
     /// The user tower: sequence_categories, sequence_kinds, sequence_ages (R, 16) int32, newest event last, -1 for
     /// padding -> user_embedding (R, 32); zeros for a user without events.
     /// </summary>
-    public static ModelProto UserTower(RankingModel model)
+    public static ModelProto UserTower(RankingModel model, long? version = null, long? trainedExamples = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var config = Mesh.Models.Networks.UserTower.Config;
@@ -88,7 +95,7 @@ public static class RankingOnnx
         var embedding = graph.Op("Tanh", w.Linear(pooled, $"{name}.output"));
         var hasEvents = graph.Op("ReduceMax", [mask], ("axes", new long[] { 1 }), ("keepdims", 1L));
         graph.Output(OnnxNames.UserEmbedding, graph.Op("Mul", embedding, hasEvents), DataType.Float, OnnxNames.Requests, UserDim);
-        return graph.Model("Mesh user tower: a user's newest events to the user embedding.", Metadata(model.Version, model.TrainedExamples, OnnxNames.UserTower, "user-tower"));
+        return graph.Model("Mesh user tower: a user's newest events to the user embedding.", Metadata(version ?? model.Version, trainedExamples ?? model.TrainedExamples, OnnxNames.UserTower, "user-tower"));
     }
 
     /// <summary>One tier's graph (see <c>docs/models.md</c> for its inputs by architecture).</summary>

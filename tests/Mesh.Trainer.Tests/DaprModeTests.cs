@@ -100,7 +100,7 @@ public sealed class DaprModeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task WindowBeatsServingModel_SavesCheckpointAndPointerThenPublishesJson()
+    public async Task WindowBeatsServingModel_SavesGraphsCheckpointAndPointerThenPublishesJson()
     {
         await StartAsync();
         await FeedTwoWindowsAsync();
@@ -108,16 +108,28 @@ public sealed class DaprModeTests : IAsyncLifetime
         await Trainer.CollectAsync(CancellationToken.None);
 
         var saves = _sidecar.CallsTo("SaveState");
-        Assert.Equal([(Components.ModelStore, "ranker.v1"), (Components.ModelStore, StateKeys.LatestRankingModel)], saves.Select(s => (s.Target, s.Key)));
+        Assert.Equal(
+            ["ranker.v1.user-tower.onnx", "ranker.v1.small.onnx", "ranker.v1.large.onnx", "ranker.v1", StateKeys.LatestRankingModel],
+            saves.Select(s => s.Key));
+        Assert.All(saves, s => Assert.Equal(Components.ModelStore, s.Target));
         // Plain last-write saves: no etag, no concurrency, no TTL on a checkpoint.
         Assert.All(saves, s => Assert.Equal((null, null, 0), (s.ETag, s.Concurrency, s.Metadata!.Count)));
-        var checkpoint = saves[0].Json;
+
+        // Each graph is an ONNX model of version 1, base64 in JSON.
+        var graph = saves[2].Json;
+        Assert.Equal(["version", "graph", "createdAt", "onnx"], graph.EnumerateObject().Select(p => p.Name));
+        var onnx = global::Onnx.ModelProto.Parser.ParseFrom(graph.GetProperty("onnx").GetBytesFromBase64());
+        Assert.Equal(("large", "1"), (onnx.Graph.Name, onnx.MetadataProps.Single(p => p.Key == "mesh.version").Value));
+
+        var checkpoint = saves[3].Json;
         Assert.Equal(["version", "trainedExamples", "createdAt", "checkpoint"], checkpoint.EnumerateObject().Select(p => p.Name));
         Assert.Equal((1, 20, "2026-01-05T12:00:12+00:00"), (checkpoint.GetProperty("version").GetInt64(), checkpoint.GetProperty("trainedExamples").GetInt64(), checkpoint.GetProperty("createdAt").GetString()));
         // The learning engine's binary checkpoint, base64: it begins with the magic "MESHCKPT".
         Assert.StartsWith("TUVTSENLUFQ", checkpoint.GetProperty("checkpoint").GetString(), StringComparison.Ordinal);
         Assert.Equal(1, Mesh.Models.RankingModel.FromCheckpoint(checkpoint.GetProperty("checkpoint").GetBytesFromBase64()).Version);
-        Assert.Equal("""{"version":1,"checkpointKey":"ranker.v1"}""", saves[1].BodyText);
+        Assert.Equal(
+            """{"version":1,"checkpointKey":"ranker.v1","graphKeys":{"user-tower":"ranker.v1.user-tower.onnx","small":"ranker.v1.small.onnx","large":"ranker.v1.large.onnx"}}""",
+            saves[4].BodyText);
 
         var publish = Assert.Single(_sidecar.CallsTo("PublishEvent"));
         Assert.Equal(("pubsub", Topics.ModelPublished, "application/json"), (publish.Target, publish.Key, publish.ContentType));
@@ -125,6 +137,7 @@ public sealed class DaprModeTests : IAsyncLifetime
         // Progressive validation: window 1 was predicted by the untrained weights alone (serving's own) and cannot tell;
         // window 2 was predicted after training on window 1, did better, and the weights published have trained on both.
         Assert.Equal((1, "ranker.v1", 20), (published.GetProperty("version").GetInt64(), published.GetProperty("checkpointKey").GetString(), published.GetProperty("trainedExamples").GetInt64()));
+        Assert.Equal("ranker.v1.small.onnx", published.GetProperty("graphKeys").GetProperty("small").GetString());
         Assert.True(published.GetProperty("validationNe").GetDouble() <= published.GetProperty("previousNe").GetDouble());
         Assert.Equal(1, Trainer.PublishedVersion);
     }

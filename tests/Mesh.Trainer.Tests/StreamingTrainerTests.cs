@@ -139,6 +139,8 @@ public sealed class StreamingTrainerTests
         // Older versions expire: the latest and KeepCheckpoints (3) before it stay.
         var kept = await host.State.GetBulkAsync<ModelCheckpoint>(Components.ModelStore, [.. published.Select(p => p.CheckpointKey)]);
         Assert.Equal(published.Select(p => p.Version >= published[^1].Version - 3), kept.Select(k => k.Found));
+        var graphs = await host.State.GetBulkAsync<ModelGraph>(Components.ModelStore, [.. published.Select(p => p.GraphKeys![Tiers.Large])]);
+        Assert.Equal(published.Select(p => p.Version >= published[^1].Version - 3), graphs.Select(k => k.Found));
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Mesh.Learning.Metrics;
 using Mesh.Learning.Optim;
 using Mesh.Models;
 using Mesh.Models.Features;
+using Mesh.Onnx;
 using Mesh.Runtime;
 using Microsoft.Extensions.Options;
 
@@ -234,17 +235,28 @@ public sealed class StreamingTrainer(
             ["smallNe"] = window.Small.NormalizedEntropy,
         }.Where(m => double.IsFinite(m.Value)).ToDictionary(StringComparer.Ordinal);
         var model = _learner.Published;
-        var checkpoint = await RunOffPoolAsync(() => model.ToCheckpoint(version, examples, metrics));
+        var (checkpoint, graphs) = await RunOffPoolAsync(() => (model.ToCheckpoint(version, examples, metrics), RankingOnnx.Export(model, version, examples)));
 
+        // The graphs first, the checkpoint, then the pointer: whoever follows the pointer finds everything it names.
         var now = clock.GetUtcNow();
+        var graphKeys = graphs.Keys.ToDictionary(g => g, g => StateKeys.RankingGraph(version, g), StringComparer.Ordinal);
+        foreach (var (graph, onnx) in graphs)
+        {
+            await state.SaveAsync(Components.ModelStore, graphKeys[graph], new ModelGraph { Version = version, Graph = graph, CreatedAt = now, Onnx = onnx }, cancellationToken: cancellationToken);
+        }
+
         var key = StateKeys.RankingCheckpoint(version);
         var record = new ModelCheckpoint { Version = version, TrainedExamples = examples, CreatedAt = now, Checkpoint = checkpoint };
         await state.SaveAsync(Components.ModelStore, key, record, cancellationToken: cancellationToken);
-        await state.SaveAsync(Components.ModelStore, StateKeys.LatestRankingModel, new ModelPointer { Version = version, CheckpointKey = key }, cancellationToken: cancellationToken);
+        await state.SaveAsync(Components.ModelStore, StateKeys.LatestRankingModel, new ModelPointer { Version = version, CheckpointKey = key, GraphKeys = graphKeys }, cancellationToken: cancellationToken);
         var expired = version - options.Value.KeepCheckpoints - 1;
         if (expired >= 1)
         {
             await state.DeleteAsync(Components.ModelStore, StateKeys.RankingCheckpoint(expired), cancellationToken: cancellationToken);
+            foreach (var graph in graphs.Keys)
+            {
+                await state.DeleteAsync(Components.ModelStore, StateKeys.RankingGraph(expired, graph), cancellationToken: cancellationToken);
+            }
         }
 
         await publisher.PublishAsync(Topics.ModelPublished, new ModelPublished
@@ -256,6 +268,7 @@ public sealed class StreamingTrainer(
             TrainedExamples = examples,
             ValidationNe = validationNe,
             PreviousNe = previousNe,
+            GraphKeys = graphKeys,
         }, cancellationToken);
 
         // The serving version's weights are a frozen copy: the weights being trained move on.
