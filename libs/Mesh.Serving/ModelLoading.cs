@@ -2,25 +2,64 @@ using Mesh.Contracts;
 using Mesh.Learning.Checkpoints;
 using Mesh.Models;
 using Mesh.Runtime;
+using Mesh.Serving.Inference;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.Serving;
 
-/// <summary>Reads a checkpoint from the <c>models</c> store and installs it.</summary>
-public sealed class ModelLoader(IStateStore state, ServingModel serving, ILogger<ModelLoader> logger)
+/// <summary>
+/// Reads a published version's ONNX graphs from the <c>models</c> store (those this process serves), builds and warms
+/// their sessions off the caller's thread, and installs them. A version published before ONNX (no graph keys) is
+/// built from its checkpoint.
+/// </summary>
+public sealed class ModelLoader(IStateStore state, ServingModel serving, IOptions<ServingOptions> options, ILogger<ModelLoader> logger)
 {
     /// <summary>
-    /// True when the checkpoint was installed or an equal or newer version already serves; false when it is not in the
-    /// store (yet). Throws <see cref="CheckpointException"/> for a corrupt checkpoint or one that holds another version.
+    /// True when the version was installed or an equal or newer one already serves; false when it is not in the store
+    /// (yet). Throws <see cref="ModelRefusedException"/> when it cannot serve: a corrupt checkpoint, a graph that does
+    /// not load or warm, or records that hold another version. The version serving keeps serving then.
     /// </summary>
-    public async Task<bool> LoadAsync(string checkpointKey, long version, CancellationToken cancellationToken)
+    public async Task<bool> LoadAsync(string checkpointKey, long version, IReadOnlyDictionary<string, string>? graphKeys, CancellationToken cancellationToken)
     {
-        if (version <= serving.Current.Version)
+        if (version <= serving.Version)
         {
             return true;
         }
 
+        if (graphKeys is null)
+        {
+            return await LoadCheckpointAsync(checkpointKey, version, cancellationToken);
+        }
+
+        var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var (graph, key) in graphKeys.Where(g => options.Value.Serves(g.Key)))
+        {
+            var stored = await state.GetAsync<ModelGraph>(Components.ModelStore, key, cancellationToken);
+            if (stored is null)
+            {
+                logger.LogWarning("Graph {GraphKey} of version {Version} is not in the model store", key, version);
+                return false;
+            }
+
+            if (stored.Value.Version != version || stored.Value.Graph != graph)
+            {
+                throw new ModelRefusedException($"{key} holds graph {stored.Value.Graph} of version {stored.Value.Version}, expected {graph} of version {version}");
+            }
+
+            graphs[graph] = stored.Value.Onnx;
+        }
+
+        // Building and warming sessions is CPU work (tens of megabytes parsed and optimised): off the caller's thread-pool thread.
+        var installed = await Task.Factory.StartNew(
+            () => serving.TryInstall(version, graphs), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Installed(installed, version, graphs.Keys);
+        return true;
+    }
+
+    private async Task<bool> LoadCheckpointAsync(string checkpointKey, long version, CancellationToken cancellationToken)
+    {
         var stored = await state.GetAsync<ModelCheckpoint>(Components.ModelStore, checkpointKey, cancellationToken);
         if (stored is null)
         {
@@ -28,25 +67,44 @@ public sealed class ModelLoader(IStateStore state, ServingModel serving, ILogger
             return false;
         }
 
-        // Rebuilding a model is CPU work (tens of megabytes checked and copied): off the caller's thread-pool thread.
         var checkpoint = stored.Value;
-        var model = await Task.Factory.StartNew(
-            () => RankingModel.FromCheckpoint(checkpoint.Checkpoint), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        if (model.Version != version || checkpoint.Version != version)
-        {
-            throw new CheckpointException($"checkpoint {checkpointKey} holds version {model.Version} (record {checkpoint.Version}), expected {version}");
-        }
+        var installed = await Task.Factory.StartNew(
+            () =>
+            {
+                RankingModel model;
+                try
+                {
+                    model = RankingModel.FromCheckpoint(checkpoint.Checkpoint);
+                }
+                catch (CheckpointException e)
+                {
+                    throw new ModelRefusedException($"checkpoint {checkpointKey}: {e.Message}", e);
+                }
 
-        if (serving.TryInstall(model))
-        {
-            logger.LogInformation("Serving ranking model v{Version} ({Examples} examples)", model.Version, model.TrainedExamples);
-        }
+                if (model.Version != version || checkpoint.Version != version)
+                {
+                    throw new ModelRefusedException($"checkpoint {checkpointKey} holds version {model.Version} (record {checkpoint.Version}), expected {version}");
+                }
 
+                return serving.TryInstall(model);
+            },
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        Installed(installed, version, ["checkpoint"]);
         return true;
+    }
+
+    private void Installed(bool installed, long version, IEnumerable<string> graphs)
+    {
+        if (installed)
+        {
+            logger.LogInformation("Serving ranking model v{Version} on ONNX Runtime ({Graphs})", version, string.Join(", ", graphs));
+        }
     }
 }
 
-/// <summary>Loads each published version. A missing checkpoint is retried; a corrupt one is refused (dead-lettered) and the old version serves on.</summary>
+/// <summary>Loads each published version. A missing record is retried; a version that cannot serve is refused (dead-lettered) and the old version serves on.</summary>
 public sealed class ModelPublishedHandler(ModelLoader loader, ILogger<ModelPublishedHandler> logger) : IEventHandler<ModelPublished>
 {
     public async Task<DeliveryOutcome> HandleAsync(ModelPublished data, EventContext context, CancellationToken cancellationToken)
@@ -58,11 +116,11 @@ public sealed class ModelPublishedHandler(ModelLoader loader, ILogger<ModelPubli
 
         try
         {
-            return await loader.LoadAsync(data.CheckpointKey, data.Version, cancellationToken) ? DeliveryOutcome.Success : DeliveryOutcome.Retry;
+            return await loader.LoadAsync(data.CheckpointKey, data.Version, data.GraphKeys, cancellationToken) ? DeliveryOutcome.Success : DeliveryOutcome.Retry;
         }
-        catch (CheckpointException e)
+        catch (ModelRefusedException e)
         {
-            logger.LogError(e, "Refused checkpoint {CheckpointKey}", data.CheckpointKey);
+            logger.LogError(e, "Refused ranking model v{Version}: {Reason}; the version serving keeps serving", data.Version, e.Message);
             return DeliveryOutcome.Drop;
         }
     }
@@ -81,10 +139,10 @@ public sealed class ModelStartupLoader(IStateStore state, ModelLoader loader, IL
             var pointer = await state.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel, cancellationToken);
             if (pointer is not null)
             {
-                await loader.LoadAsync(pointer.Value.CheckpointKey, pointer.Value.Version, cancellationToken);
+                await loader.LoadAsync(pointer.Value.CheckpointKey, pointer.Value.Version, pointer.Value.GraphKeys, cancellationToken);
             }
         }
-        catch (Exception e) when (e is StateStoreException or CheckpointException or HttpRequestException)
+        catch (Exception e) when (e is StateStoreException or ModelRefusedException or HttpRequestException)
         {
             // Serving goes on with the version it has; the next model-published event brings a fresh one.
             logger.LogWarning(e, "Could not load the latest ranking model at start-up");

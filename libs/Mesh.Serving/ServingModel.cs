@@ -1,38 +1,208 @@
 using Mesh.Models;
+using Mesh.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Mesh.Serving.Inference;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.Serving;
 
 /// <summary>
-/// The ranking model serving now. A new version replaces the reference in one write; callers that already hold the
-/// old one finish with it, so a reload never fails a request. Starts with version 0, the untrained model.
+/// The ranking model version serving now, on ONNX Runtime: one <see cref="OnnxRankingModel"/> per execution target
+/// (<see cref="ServingOptions.Targets"/>). A caller takes a <see cref="ModelLease"/> and scores with it; a newer version
+/// replaces the current one in one write, and the old one's sessions are disposed when its last lease ends, so a
+/// reload never fails a request. Starts with version 0, the untrained model, built at start-up: a CUDA target that
+/// cannot start stops the service here, unless <see cref="ServingOptions.AllowCpuFallback"/>.
 /// </summary>
-public sealed class ServingModel
+public sealed class ServingModel : IDisposable
 {
-    private RankingModel _current = RankingModel.CreateInitial();
+    private readonly ServingOptions _options;
+    private readonly ILogger<ServingModel> _logger;
+    private ServedVersion _current;
     private long _loads;
 
-    public RankingModel Current => Volatile.Read(ref _current);
+    public ServingModel(IOptions<ServingOptions> options, ILogger<ServingModel> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _logger = logger;
+        Targets = [.. _options.Targets.Select(StartTarget)];
+        _current = Build(RankingModel.CreateInitial());
+    }
+
+    /// <summary>The targets the replicas run on, after any fallback: one entry per configured target.</summary>
+    public IReadOnlyList<TargetStatus> Targets { get; }
+
+    public long Version => Volatile.Read(ref _current).Version;
 
     /// <summary>Versions installed since start.</summary>
     public long Loads => Interlocked.Read(ref _loads);
 
-    /// <summary>Installs <paramref name="model"/> unless a newer version is already serving; true when installed.</summary>
+    /// <summary>The version serving now, held until the lease is disposed; <paramref name="replica"/> picks the target (modulo their number).</summary>
+    public ModelLease Acquire(int replica = 0)
+    {
+        while (true)
+        {
+            var version = Volatile.Read(ref _current);
+            if (version.TryAddLease())
+            {
+                return new ModelLease(version, version.Replicas[(int)((uint)replica % (uint)version.Replicas.Length)]);
+            }
+        }
+    }
+
+    /// <summary>Builds, warms and installs <paramref name="graphs"/> as <paramref name="version"/> unless a newer one serves; throws <see cref="ModelRefusedException"/>.</summary>
+    public bool TryInstall(long version, IReadOnlyDictionary<string, byte[]> graphs)
+    {
+        if (version <= Version)
+        {
+            return false;
+        }
+
+        return Install(Build(version, graphs));
+    }
+
+    /// <summary>Installs the engine's model, exported (tests, and checkpoints from a trainer before ONNX).</summary>
     public bool TryInstall(RankingModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        return model.Version > Version && Install(Build(model));
+    }
+
+    public void Dispose() => Volatile.Read(ref _current).Retire();
+
+    private bool Install(ServedVersion next)
+    {
         while (true)
         {
-            var seen = Current;
-            if (model.Version <= seen.Version)
+            var seen = Volatile.Read(ref _current);
+            if (next.Version <= seen.Version)
             {
+                next.Retire();
                 return false;
             }
 
-            if (Interlocked.CompareExchange(ref _current, model, seen) == seen)
+            if (Interlocked.CompareExchange(ref _current, next, seen) == seen)
             {
+                seen.Retire();
                 Interlocked.Increment(ref _loads);
                 return true;
             }
         }
     }
+
+    private ServedVersion Build(RankingModel model)
+    {
+        var exported = RankingOnnx.Export(model).Where(g => _options.Serves(g.Key));
+        return Build(model.Version, exported.ToDictionary(g => g.Key, g => g.Value, StringComparer.Ordinal));
+    }
+
+    private ServedVersion Build(long version, IReadOnlyDictionary<string, byte[]> graphs)
+    {
+        var replicas = new List<OnnxRankingModel>();
+        try
+        {
+            foreach (var target in Targets)
+            {
+                replicas.Add(OnnxRankingModel.Load(version, graphs, target.Running, _options.IntraOpThreads));
+            }
+
+            return new ServedVersion(version, [.. replicas]);
+        }
+        catch
+        {
+            replicas.ForEach(r => r.Dispose());
+            throw;
+        }
+    }
+
+    // Checks that a target's provider starts (a session of a one-node graph); on failure, falls back to CPU if allowed.
+    private TargetStatus StartTarget(string configured)
+    {
+        var target = ExecutionTarget.Parse(configured);
+        if (!target.IsCuda)
+        {
+            return new TargetStatus(configured, target, null);
+        }
+
+        try
+        {
+            using var options = target.CreateSessionOptions(_options.IntraOpThreads);
+            return new TargetStatus(configured, target, null);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            if (!_options.AllowCpuFallback)
+            {
+                throw new InvalidOperationException(
+                    $"execution target {configured} cannot start ({e.Message}). Install the NVIDIA driver and CUDA 13 and build with -p:OnnxRuntimeGpu=true, "
+                    + "remove it from Ranker:Devices, or allow the CPU fallback (Ranker:AllowCpuFallback=true).", e);
+            }
+
+            _logger.LogWarning(e, "Execution target {Target} cannot start; serving its share on cpu instead", configured);
+            return new TargetStatus(configured, ExecutionTarget.Cpu, e.Message);
+        }
+    }
+
+    /// <summary>A configured target and what runs in its place: itself, or the CPU after a fallback (<see cref="FallbackReason"/>).</summary>
+    public sealed record TargetStatus(string Configured, ExecutionTarget Running, string? FallbackReason);
+
+    /// <summary>A version's replicas and the leases on them; disposed when retired and no lease is left.</summary>
+    internal sealed class ServedVersion(long version, OnnxRankingModel[] replicas)
+    {
+        // Leases, plus one for being current; the replicas go when it reaches zero.
+        private int _references = 1;
+
+        public long Version { get; } = version;
+
+        public OnnxRankingModel[] Replicas { get; } = replicas;
+
+        public bool TryAddLease()
+        {
+            while (true)
+            {
+                var seen = Volatile.Read(ref _references);
+                if (seen == 0)
+                {
+                    return false; // retired and released meanwhile: read the new current
+                }
+
+                if (Interlocked.CompareExchange(ref _references, seen + 1, seen) == seen)
+                {
+                    return true;
+                }
+            }
+        }
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _references) == 0)
+            {
+                foreach (var replica in Replicas)
+                {
+                    replica.Dispose();
+                }
+            }
+        }
+
+        public void Retire() => Release();
+    }
+}
+
+/// <summary>A hold on one version: its sessions stay alive until this is disposed. Dispose it once.</summary>
+public readonly struct ModelLease : IDisposable
+{
+    private readonly ServingModel.ServedVersion _version;
+
+    internal ModelLease(ServingModel.ServedVersion version, OnnxRankingModel model)
+    {
+        _version = version;
+        Model = model;
+    }
+
+    public OnnxRankingModel Model { get; }
+
+    public long Version => Model.Version;
+
+    public void Dispose() => _version?.Release();
 }

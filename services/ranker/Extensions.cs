@@ -2,6 +2,7 @@ using Mesh.Contracts;
 using Mesh.Ranker.Scoring;
 using Mesh.Runtime;
 using Mesh.Serving;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.Ranker;
 
@@ -12,7 +13,12 @@ public static class Extensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<RankerOptions>();
-        services.AddServingModel(AppIds.Ranker);
+        services.AddServingModel(AppIds.Ranker, ServingOptions.AllTiers);
+        services.AddOptions<ServingOptions>().Configure<IOptions<RankerOptions>>((serving, ranker) =>
+        {
+            serving.Targets = ranker.Value.Devices;
+            serving.AllowCpuFallback = ranker.Value.AllowCpuFallback;
+        });
         services.AddSingleton<RankerMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RankerMetrics>());
         services.AddMethod<ScoreRequest, ScoreResponse, ScoreHandler>(AppIds.Ranker, Methods.Score);

@@ -11,4 +11,15 @@ public sealed class RankerOptions
     /// <summary>Most candidates one score request may carry. Default 1,000.</summary>
     [Range(1, 100_000)]
     public int MaxCandidates { get; set; } = 1000;
+
+    /// <summary>
+    /// Execution targets of the tiers, one model replica and one worker each, batches spread over them: <c>cpu</c>,
+    /// <c>cuda:0</c>, <c>cuda:1</c>, ... Default <c>cpu</c>. A CUDA target needs the GPU build (<c>-p:OnnxRuntimeGpu=true</c>)
+    /// and CUDA 13 on the host; one that cannot start stops the ranker at start-up unless <see cref="AllowCpuFallback"/>.
+    /// </summary>
+    [MinLength(1)]
+    public string[] Devices { get; set; } = ["cpu"];
+
+    /// <summary>Serve a CUDA target that cannot start on the CPU instead (logged, and shown under <c>ranker.devices</c> in <c>/v1/stats</c>). Default false.</summary>
+    public bool AllowCpuFallback { get; set; }
 }

@@ -1,4 +1,5 @@
 using Mesh.Contracts;
+using Mesh.Onnx;
 using Mesh.Runtime;
 using Mesh.Runtime.Actors;
 using Mesh.Serving;
@@ -17,7 +18,7 @@ public static class Extensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<UserModelOptions>();
-        services.AddServingModel(AppIds.UserModel);
+        services.AddServingModel(AppIds.UserModel, OnnxNames.UserTower);
         services.AddSingleton<UserModelMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<UserModelMetrics>());
         services.AddSubscription<UserActed, UserActedHandler>(AppIds.UserModel, Topics.UserEvents);

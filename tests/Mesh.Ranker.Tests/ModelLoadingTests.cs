@@ -30,7 +30,7 @@ public sealed class ModelLoadingTests
         await host.Broker.WaitForIdleAsync();
 
         var serving = host.Services.GetRequiredService<ServingModel>();
-        Assert.Equal(2, serving.Current.Version);
+        Assert.Equal(2, serving.Version);
         Assert.Equal(1, serving.Loads);
     }
 
@@ -45,7 +45,7 @@ public sealed class ModelLoadingTests
         await host.Publisher.PublishAsync(Topics.ModelPublished, Published(5, host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Version);
         Assert.Equal(1, host.Metrics.For(AppIds.Ranker, Topics.ModelPublished).DeadLettered);
     }
 
@@ -58,7 +58,7 @@ public sealed class ModelLoadingTests
         await host.Publisher.PublishAsync(Topics.ModelPublished, Published(6, host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Version);
         Assert.Equal(1, host.Metrics.For(AppIds.Ranker, Topics.ModelPublished).DeadLettered);
     }
 
@@ -73,7 +73,7 @@ public sealed class ModelLoadingTests
         await host.Publisher.PublishAsync(Topics.ModelPublished, Published(3, host.Clock.GetUtcNow()));
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(4, serving.Current.Version);
+        Assert.Equal(4, serving.Version);
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed class ModelLoadingTests
             b.AddRanker();
         });
 
-        Assert.Equal(9, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(9, host.Services.GetRequiredService<ServingModel>().Version);
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public sealed class ModelLoadingTests
         var seen = (await Task.WhenAll(scoring)).ToList();
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(Versions, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(Versions, host.Services.GetRequiredService<ServingModel>().Version);
         Assert.All(seen, versions => Assert.True(versions.Zip(versions.Skip(1)).All(p => p.Second >= p.First), "a request saw an older version after a newer one"));
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Mesh.Contracts;
+using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Runtime;
 using Mesh.Runtime.Actors;
@@ -86,7 +87,14 @@ public abstract class UserActorBehaviour
         Assert.Equal(0, stored.ModelVersion); // nothing published yet: the untrained model's tower
         Assert.Equal(FeatureSpace.UserEmbeddingDimension, stored.Vector.Length);
         Assert.Equal(new RecentEvent { Category = "c1", Kind = UserActionKind.View, OccurredAt = now }, Assert.Single(stored.Recent!));
-        Assert.Equal(host.Serving.Current.EmbedUser("u1", stored.Recent!, now), stored.Vector);
+        using (var lease = host.Serving.Acquire())
+        {
+            Assert.Equal(lease.Model.EmbedUser("u1", stored.Recent!, now), stored.Vector);
+        }
+
+        // Served on ONNX Runtime, and the engine's embedding to float rounding: version 0 is the untrained model.
+        var engine = RankingModel.CreateInitial().EmbedUser("u1", stored.Recent!, now);
+        Assert.All(engine.Zip(stored.Vector), p => Assert.Equal(p.First, p.Second, 1e-5f));
         var published = Assert.Single(host.Publisher.Published);
         Assert.Equal("u1", published.UserId);
         Assert.Equal(stored.Vector, published.Embedding.Vector);

@@ -68,7 +68,7 @@ public sealed class UserActorTests
         await host.Broker.WaitForIdleAsync();
 
         // SOAP: nothing is recomputed until the user acts again.
-        Assert.Equal(1, host.Services.GetRequiredService<ServingModel>().Current.Version);
+        Assert.Equal(1, host.Services.GetRequiredService<ServingModel>().Version);
         Assert.Equal(before.Vector, (await host.State.GetAsync<UserEmbedding>(Components.EmbeddingStore, "u1"))!.Value.Vector);
 
         host.Clock.Advance(TimeSpan.FromSeconds(30));

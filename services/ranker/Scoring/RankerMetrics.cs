@@ -36,7 +36,8 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
         stats["ranker"] = new
         {
             requests = Interlocked.Read(ref _requests),
-            modelVersion = serving.Current.Version,
+            modelVersion = serving.Version,
+            devices = serving.Targets.Select(t => new { target = t.Configured, running = t.Running.ToString(), fallback = t.FallbackReason }).ToArray(),
             modelLoads = serving.Loads,
             scoredSmall = Interlocked.Read(ref _scoredSmall),
             scoredLarge = Interlocked.Read(ref _scoredLarge),

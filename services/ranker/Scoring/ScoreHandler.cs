@@ -12,8 +12,8 @@ namespace Mesh.Ranker.Scoring;
 /// Serves <c>ranker/score</c>: runs the router's cascade. Each stage scores the survivors of the previous one with its
 /// tier (early exit when the stage names a threshold) and keeps the best; the large tier also reads precomputed
 /// foundation representations. The served user embedding stands in for the user tower. One model version scores the
-/// whole request, even if a newer one is installed meanwhile. Scoring runs on the calling thread, one GEMM thread per
-/// request: requests are the unit of parallelism, and nothing here blocks on I/O.
+/// whole request (a lease on it), even if a newer one is installed meanwhile. Each stage is one ONNX Runtime run of the
+/// tier's graph on the calling thread (<c>Serving:IntraOpThreads</c> inside it): requests are the unit of parallelism.
 /// </summary>
 public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptions<RankerOptions> options, RankerMetrics metrics, TimeProvider clock, ILogger<ScoreHandler> logger)
     : IMethodHandler<ScoreRequest, ScoreResponse>
@@ -21,7 +21,8 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
     public async Task<ScoreResponse> HandleAsync(ScoreRequest request, CancellationToken cancellationToken)
     {
         Validate(request);
-        var model = serving.Current;
+        using var lease = serving.Acquire();
+        var model = lease.Model;
         var survivors = request.Candidates.Select(c => new Scored(c.AdId!, c.Category ?? "")).ToArray();
         int hits = 0, lookups = 0;
         long candidateLayers = 0;
@@ -34,7 +35,7 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
             }
 
             var exit = stage.ExitThreshold is { } threshold ? new EarlyExitRule(stage.Keep, threshold) : (EarlyExitRule?)null;
-            var scored = model.Score(stage.Tier, Input(request, survivors), exit, gemmThreads: 1);
+            var scored = model.Score(stage.Tier, Input(request, survivors), exit);
             for (var i = 0; i < survivors.Length; i++)
             {
                 survivors[i].Score = scored.Scores[i];

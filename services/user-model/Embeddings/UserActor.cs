@@ -93,11 +93,11 @@ public sealed class UserActor : Actor, IUserActor, IRemindable
         }
 
         // The tower reads ages as of now; the trainer recomputes it as of the same instant (servedAt - ageMs).
-        var model = _serving.Current;
+        using var model = _serving.Acquire();
         List<RecentEvent> recent = [.. history.TakeLast(FeatureSpace.SequenceLength).Select(e => new RecentEvent { Category = e.Category, Kind = e.Kind, OccurredAt = e.OccurredAt })];
         var embedding = new UserEmbedding
         {
-            Vector = model.EmbedUser(data.UserId, recent, now),
+            Vector = model.Model.EmbedUser(data.UserId, recent, now),
             ModelVersion = model.Version,
             ComputedAt = now,
             EventCount = recent.Count,

@@ -17,7 +17,7 @@ public sealed class UserModelMetrics(ServingModel serving) : IStatsContributor
     public void Contribute(IDictionary<string, object?> stats) => stats["userModel"] = new
     {
         embeddingsPublished = Interlocked.Read(ref _embeddings),
-        modelVersion = serving.Current.Version,
+        modelVersion = serving.Version,
         activityExpired = Interlocked.Read(ref _expired),
         duplicateEvents = Interlocked.Read(ref _duplicates),
     };
