@@ -200,9 +200,13 @@ public readonly struct ModelLease : IDisposable
         Model = model;
     }
 
+    /// <summary>The replica on the target the lease was taken for.</summary>
     public OnnxRankingModel Model { get; }
 
     public long Version => Model.Version;
+
+    /// <summary>The same version's replica on target <paramref name="index"/> (modulo the number of targets): a worker's own.</summary>
+    public OnnxRankingModel Replica(int index) => _version.Replicas[(int)((uint)index % (uint)_version.Replicas.Length)];
 
     public void Dispose() => _version?.Release();
 }

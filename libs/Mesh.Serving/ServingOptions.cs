@@ -12,9 +12,12 @@ public sealed class ServingOptions
     /// <summary>In <see cref="Graphs"/>: every tier of the model, whatever their names.</summary>
     public const string AllTiers = "*tiers";
 
-    /// <summary>Threads ONNX Runtime may use inside one run. Default 1: concurrent requests and batches are the parallelism.</summary>
-    [Range(1, 256)]
-    public int IntraOpThreads { get; set; } = 1;
+    /// <summary>
+    /// Threads ONNX Runtime may use inside one run; 0 is its own choice, one per physical core. Default 0: the ranker
+    /// runs one batch at a time per target, and a batch is wide enough to split.
+    /// </summary>
+    [Range(0, 256)]
+    public int IntraOpThreads { get; set; }
 
     /// <summary>Execution targets, one replica of the model each: <c>cpu</c>, <c>cuda:0</c>, ... Set from <c>Ranker:Devices</c>; default <c>cpu</c>.</summary>
     public IReadOnlyList<string> Targets { get; set; } = ["cpu"];

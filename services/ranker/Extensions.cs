@@ -21,6 +21,8 @@ public static class Extensions
         });
         services.AddSingleton<RankerMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RankerMetrics>());
+        services.AddSingleton<ScoreBatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<ScoreBatcher>());
         services.AddMethod<ScoreRequest, ScoreResponse, ScoreHandler>(AppIds.Ranker, Methods.Score);
         return builder;
     }

@@ -20,6 +20,16 @@ public sealed class RankerOptions
     [MinLength(1)]
     public string[] Devices { get; set; } = ["cpu"];
 
+    /// <summary>
+    /// Longest a score worker waits, after taking what has queued, for more calls to batch with them. Default 0: a batch
+    /// is what queued while the worker was busy, which under load is already many calls, and costs no wait when idle.
+    /// </summary>
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Most candidates in one batch (a single larger call runs alone). 1 turns batching off. Default 4,096.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxBatchCandidates { get; set; } = 4096;
+
     /// <summary>Serve a CUDA target that cannot start on the CPU instead (logged, and shown under <c>ranker.devices</c> in <c>/v1/stats</c>). Default false.</summary>
     public bool AllowCpuFallback { get; set; }
 }

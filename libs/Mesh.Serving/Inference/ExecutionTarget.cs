@@ -42,6 +42,9 @@ public readonly record struct ExecutionTarget(string Provider, int Device)
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+
+        // Idle pool threads sleep instead of spinning: on a few cores the trainer and the other services need them.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         try
         {
             if (IsCuda)

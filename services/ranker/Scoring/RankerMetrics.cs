@@ -13,6 +13,9 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
     private long _precomputedHits;
     private long _precomputedLookups;
     private long _precomputedFailures;
+    private long _batches;
+    private long _batchedRequests;
+    private long _batchedCandidates;
 
     public void CountRequest(int precomputedHits, int precomputedLookups)
     {
@@ -30,6 +33,14 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
 
     public void CountPrecomputedFailure() => Interlocked.Increment(ref _precomputedFailures);
 
+    /// <summary>One run of a tier's graph for <paramref name="requests"/> calls, <paramref name="candidates"/> candidates in all.</summary>
+    public void CountBatch(int requests, int candidates)
+    {
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _batchedRequests, requests);
+        Interlocked.Add(ref _batchedCandidates, candidates);
+    }
+
     public void Contribute(IDictionary<string, object?> stats)
     {
         var lookups = Interlocked.Read(ref _precomputedLookups);
@@ -46,6 +57,9 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
             precomputedLookups = lookups,
             precomputedHitRate = lookups == 0 ? 0 : (double)Interlocked.Read(ref _precomputedHits) / lookups,
             precomputedFailures = Interlocked.Read(ref _precomputedFailures),
+            batches = Interlocked.Read(ref _batches),
+            batchedRequests = Interlocked.Read(ref _batchedRequests),
+            batchedCandidates = Interlocked.Read(ref _batchedCandidates),
         };
     }
 }

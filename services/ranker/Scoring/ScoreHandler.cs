@@ -12,17 +12,16 @@ namespace Mesh.Ranker.Scoring;
 /// Serves <c>ranker/score</c>: runs the router's cascade. Each stage scores the survivors of the previous one with its
 /// tier (early exit when the stage names a threshold) and keeps the best; the large tier also reads precomputed
 /// foundation representations. The served user embedding stands in for the user tower. One model version scores the
-/// whole request (a lease on it), even if a newer one is installed meanwhile. Each stage is one ONNX Runtime run of the
-/// tier's graph on the calling thread (<c>Serving:IntraOpThreads</c> inside it): requests are the unit of parallelism.
+/// whole request (a lease on it), even if a newer one is installed meanwhile. Stages go through the
+/// <see cref="ScoreBatcher"/>, which scores concurrent requests' stages of one tier in one ONNX Runtime run.
 /// </summary>
-public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptions<RankerOptions> options, RankerMetrics metrics, TimeProvider clock, ILogger<ScoreHandler> logger)
+public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, IStateStore state, IOptions<RankerOptions> options, RankerMetrics metrics, TimeProvider clock, ILogger<ScoreHandler> logger)
     : IMethodHandler<ScoreRequest, ScoreResponse>
 {
     public async Task<ScoreResponse> HandleAsync(ScoreRequest request, CancellationToken cancellationToken)
     {
         Validate(request);
         using var lease = serving.Acquire();
-        var model = lease.Model;
         var survivors = request.Candidates.Select(c => new Scored(c.AdId!, c.Category ?? "")).ToArray();
         int hits = 0, lookups = 0;
         long candidateLayers = 0;
@@ -35,7 +34,7 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
             }
 
             var exit = stage.ExitThreshold is { } threshold ? new EarlyExitRule(stage.Keep, threshold) : (EarlyExitRule?)null;
-            var scored = model.Score(stage.Tier, Input(request, survivors), exit);
+            var scored = await batcher.ScoreAsync(lease, stage.Tier, Input(request, survivors), exit, cancellationToken);
             for (var i = 0; i < survivors.Length; i++)
             {
                 survivors[i].Score = scored.Scores[i];
@@ -49,7 +48,7 @@ public sealed class ScoreHandler(ServingModel serving, IStateStore state, IOptio
         metrics.CountRequest(hits, lookups);
         return new ScoreResponse
         {
-            ModelVersion = model.Version,
+            ModelVersion = lease.Version,
             Items = [.. survivors.Select(s => new ScoredCandidate { AdId = s.AdId, Category = s.Category, Score = s.Score, Precomputed = s.Precomputed })],
             PrecomputedHits = hits,
             PrecomputedLookups = lookups,
