@@ -157,7 +157,8 @@ public static class ThroughputBenchmark
 
     private static Result MeasureInference(BenchModel model, IReadOnlyList<RankingBatch> batches, ThroughputOptions options, int threads)
     {
-        var network = model.Create(new Random(options.Seed));
+        var rng = new Random(options.Seed);
+        var network = BenchModels.WithoutZeroParameters(model.Create(rng), rng);
         var g = new Graph(training: false) { GemmThreads = threads };
         var scores = new float[batches.Max(b => b.Candidates)];
         var i = 0;

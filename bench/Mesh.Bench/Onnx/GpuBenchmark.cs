@@ -159,7 +159,8 @@ public static class GpuBenchmark
     {
         var (requests, candidates) = GpuOptions.Shape(size);
         var batches = ThroughputBenchmark.Inputs(ThroughputOptions.Infer with { Requests = requests, Candidates = candidates, Seed = options.Seed }, served: true, count: Distinct);
-        var network = model.Create(new Random(options.Seed));
+        var rng = new Random(options.Seed);
+        var network = BenchModels.WithoutZeroParameters(model.Create(rng), rng);
         using var cpuOptions = OrtSessions.Cpu(options.Threads);
         using var cpu = new OrtNetwork(network, batches, cpuOptions);
         using var acceleratedOptions = Accelerated(options);
