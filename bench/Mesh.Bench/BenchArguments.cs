@@ -48,6 +48,20 @@ public static class BenchArguments
         return ok;
     }
 
+    /// <summary><c>on</c> or <c>off</c> (also <c>true</c>/<c>false</c>, <c>1</c>/<c>0</c>), case-insensitive.</summary>
+    public static bool TryParseSwitch(string value, out bool result)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var (ok, on) = value.ToUpperInvariant() switch
+        {
+            "ON" or "TRUE" or "1" => (true, true),
+            "OFF" or "FALSE" or "0" => (true, false),
+            _ => (false, false),
+        };
+        result = on;
+        return ok;
+    }
+
     /// <summary>A comma-separated list of at least one such integer; repeats are dropped, the first order kept.</summary>
     public static bool TryParseIntList(string value, int min, int max, out IReadOnlyList<int> result)
     {

@@ -2,6 +2,7 @@ using Mesh.Bench;
 using Mesh.Bench.Gemm;
 using Mesh.Bench.Load;
 using Mesh.Bench.Models;
+using Mesh.Bench.Onnx;
 
 // One class per benchmark (infer and train share theirs).
 return args.Length == 0 ? Usage(Console.Error) : args[0] switch
@@ -11,6 +12,7 @@ return args.Length == 0 ? Usage(Console.Error) : args[0] switch
     "gemm" => GemmBenchmark.Run(args[1..]),
     "infer" or "train" => ThroughputBenchmark.Run(args[0], args[1..]),
     "quality" => QualityBenchmark.Run(args[1..]),
+    "gpu" => GpuBenchmark.Run(args[1..]),
     "-h" or "--help" or "help" => Usage(Console.Out),
     _ => Usage(Console.Error, $"unknown benchmark '{args[0]}'"),
 };
@@ -31,6 +33,7 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine("  infer    candidates/s and model FLOP utilisation of the ranking networks' forward pass, against the 512³ GEMM in the same run");
     writer.WriteLine("  train    examples/s and model FLOP utilisation of a training step, against the 512³ GEMM in the same run");
     writer.WriteLine("  quality  NE, AUC and calibration of every model, one pass over the synthetic world, against the base rate and the planted optimum");
+    writer.WriteLine("  gpu      candidates/s and latency of the ranking networks under ONNX Runtime's CUDA provider, against its CPU provider (needs a GPU build: bench/run.sh gpu)");
     writer.WriteLine();
     writer.WriteLine(LoadOptions.Help);
     writer.WriteLine();
@@ -43,6 +46,8 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine(ThroughputOptions.TrainHelp);
     writer.WriteLine();
     writer.WriteLine(QualityOptions.Help);
+    writer.WriteLine();
+    writer.WriteLine(GpuOptions.Help);
     writer.WriteLine();
     writer.WriteLine($"Figures are printed as '{BenchOutput.Prefix} <name> <value> <unit>' lines; compare ratios, not absolute timings.");
     return error is null ? 0 : 2;

@@ -31,6 +31,14 @@ public static class GemmBenchmark
         output.WriteLine(blas is null
             ? $"openblas  not found ({OpenBlas.LibraryName}): install it with `{OpenBlas.InstallHint}` for the ratios; measuring the engine alone"
             : $"openblas  {OpenBlas.LibraryName}, core {blas.CoreName}, {blas.Config.Trim()}; {OpenBlas.ThreadTimeoutVariable}={OpenBlas.ThreadTimeout}");
+        var overrides = OpenBlas.KernelOverrides();
+        if (blas is not null)
+        {
+            output.WriteLine(overrides.Count == 0
+                ? $"kernel    OpenBLAS ran its {blas.CoreName} kernel, its own choice for this CPU ({string.Join(" and ", OpenBlas.KernelVariables)} unset)"
+                : $"kernel    OpenBLAS ran its {blas.CoreName} kernel, FORCED by {string.Join(", ", overrides)}: the ratios are against a kernel OpenBLAS would not pick; run through bench/run.sh gemm, which unsets them");
+        }
+
         var threads = options.Threads.Where(t => t <= Environment.ProcessorCount).DefaultIfEmpty(1).Distinct().ToArray();
         output.WriteLine($"settings  {options.Warmup} warm-up + {options.Repetitions} timed repetitions, median; threads {string.Join(", ", threads)}; C = A · B, alpha 1, beta 0");
         output.WriteLine();

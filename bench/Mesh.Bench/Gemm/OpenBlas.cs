@@ -44,6 +44,17 @@ public sealed unsafe class OpenBlas
 
     public static string? ThreadTimeout => Marshal.PtrToStringUTF8(GetEnv(ThreadTimeoutVariable));
 
+    /// <summary>
+    /// Variables that override OpenBLAS's choice of kernel: <c>OPENBLAS_CORETYPE</c> names one, <c>OPENBLAS_L2_SIZE</c>
+    /// sets the cache size its blocking assumes. The machines set both, which puts OpenBLAS on a slower kernel than the
+    /// one it picks for the CPU; <c>bench/run.sh gemm</c> unsets them for the benchmark's process only.
+    /// </summary>
+    public static IReadOnlyList<string> KernelVariables { get; } = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
+    /// <summary>The <see cref="KernelVariables"/> set in this process's environment, as <c>NAME=value</c>.</summary>
+    public static IReadOnlyList<string> KernelOverrides() =>
+        [.. KernelVariables.Select(name => (name, value: Marshal.PtrToStringUTF8(GetEnv(name)))).Where(v => v.value is not null).Select(v => $"{v.name}={v.value}")];
+
     /// <summary>Null when <see cref="LibraryName"/> cannot be loaded or lacks the functions used.</summary>
     public static OpenBlas? TryLoad()
     {

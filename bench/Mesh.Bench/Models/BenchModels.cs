@@ -33,4 +33,24 @@ public static class BenchModels
 
         return [.. All.Where(m => keys.Contains(m.Key))];
     }
+
+    /// <summary>
+    /// Draws the parameters the initialiser leaves at zero (biases, prediction heads) uniform in [-0.1, 0.1): with zero
+    /// heads every candidate scores the prior, and two runtimes' outputs would agree whatever the layers below computed.
+    /// The arithmetic, and so the time, does not depend on the values. Returns <paramref name="network"/>.
+    /// </summary>
+    public static RankingNetwork WithoutZeroParameters(RankingNetwork network, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(rng);
+        foreach (var p in network.Parameters.Where(p => !p.Value.Span.ContainsAnyExcept(0f)))
+        {
+            foreach (ref var v in p.Value.Span)
+            {
+                v = (float)(rng.NextDouble() - 0.5) * 0.2f;
+            }
+        }
+
+        return network;
+    }
 }

@@ -12,6 +12,8 @@ public sealed record ThroughputOptions
           --repetitions <n>     timed batches per figure, the median is reported (default 40, 3 to 1000)
           --warmup <n>          untimed batches first, and at least 1 s of them (default 5, 0 to 100)
           --seed <n>            seed of the world the inputs come from and of the weights (default 1)
+          --ort <on|off>        also run each network's ONNX export under ONNX Runtime's CPU provider, with ORT's own
+                                512³ MatMul as a second GEMM reference (default on)
         """;
 
     public const string TrainHelp = """
@@ -39,14 +41,20 @@ public sealed record ThroughputOptions
 
     public int Seed { get; init; } = 1;
 
+    /// <summary>Whether <c>infer</c> also runs the networks under ONNX Runtime (CPU provider); never for <c>train</c>.</summary>
+    public bool Ort { get; init; }
+
+    /// <summary>The training benchmark's options (which take no <c>--ort</c>).</summary>
+    public bool Training { get; init; }
+
     /// <summary>Rows of one batch: requests × candidates.</summary>
     public int BatchSize => Requests * Candidates;
 
-    /// <summary>The inference defaults: one request of 512 candidates (one ranker call), 40 timed batches.</summary>
-    public static ThroughputOptions Infer { get; } = new();
+    /// <summary>The inference defaults: one request of 512 candidates (one ranker call), 40 timed batches, engine and ONNX Runtime.</summary>
+    public static ThroughputOptions Infer { get; } = new() { Ort = true };
 
     /// <summary>The training defaults: 32 requests of 16 labelled candidates (512 examples) per step, 20 timed steps.</summary>
-    public static ThroughputOptions Train { get; } = new() { Requests = 32, Candidates = 16, Repetitions = 20 };
+    public static ThroughputOptions Train { get; } = new() { Requests = 32, Candidates = 16, Repetitions = 20, Training = true };
 
     /// <summary>Parses <paramref name="args"/> over <paramref name="defaults"/>; returns null and an error message when they are wrong.</summary>
     public static (ThroughputOptions? Options, string? Error) Parse(IReadOnlyList<string> args, ThroughputOptions defaults)
@@ -83,6 +91,9 @@ public sealed record ThroughputOptions
                     break;
                 case "seed" when BenchArguments.TryParseInt(value, 0, int.MaxValue, out var n):
                     options = options with { Seed = n };
+                    break;
+                case "ort" when !options.Training && BenchArguments.TryParseSwitch(value, out var on):
+                    options = options with { Ort = on };
                     break;
                 default:
                     return (null, $"unknown option or bad value: --{name} {value}");

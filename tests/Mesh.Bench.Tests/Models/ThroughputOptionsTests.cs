@@ -43,6 +43,34 @@ public class ThroughputOptionsTests
     }
 
     [Fact]
+    public void Parse_Ort_OnForInferByDefaultAndNeverForTrain()
+    {
+        var (infer, _) = ThroughputOptions.Parse([], ThroughputOptions.Infer);
+        var (off, _) = ThroughputOptions.Parse(["--ort", "off"], ThroughputOptions.Infer);
+        var (on, _) = ThroughputOptions.Parse(["--ort=ON"], ThroughputOptions.Infer with { Ort = false });
+        var (train, _) = ThroughputOptions.Parse([], ThroughputOptions.Train);
+
+        Assert.True(infer!.Ort);
+        Assert.False(off!.Ort);
+        Assert.True(on!.Ort);
+        Assert.False(train!.Ort);
+    }
+
+    [Theory]
+    [InlineData("on", true)]
+    [InlineData("off", true)]
+    [InlineData("maybe", false)]
+    public void Parse_OrtForTrain_IsAnError(string value, bool valid)
+    {
+        var (train, trainError) = ThroughputOptions.Parse(["--ort", value], ThroughputOptions.Train);
+        var (infer, _) = ThroughputOptions.Parse(["--ort", value], ThroughputOptions.Infer);
+
+        Assert.Null(train);
+        Assert.Contains("--ort", trainError);
+        Assert.Equal(valid, infer is not null);
+    }
+
+    [Fact]
     public void Parse_BatchOver65536_IsAnError()
     {
         var (options, error) = ThroughputOptions.Parse(["--requests", "512", "--candidates", "512"], ThroughputOptions.Infer);
