@@ -1,10 +1,9 @@
 using Mesh.Contracts;
 using Mesh.Models.Features;
-using Microsoft.ML.OnnxRuntime;
 
 namespace Mesh.Onnx.Tests;
 
-/// <summary>Seeded requests, and a batch's arrays as the ONNX inputs of the same names.</summary>
+/// <summary>Seeded requests for the export tests.</summary>
 internal static class Batches
 {
     private static readonly DateTimeOffset Now = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
@@ -38,29 +37,4 @@ internal static class Batches
             };
         }),
     ];
-
-    /// <summary>The batch's array behind an input name, as a tensor over that array (no copy).</summary>
-    public static OrtValue Input(RankingBatch batch, string name)
-    {
-        const int T = FeatureSpace.SequenceLength;
-        long r = batch.Requests, n = batch.Candidates;
-        return name switch
-        {
-            OnnxNames.UserIds => Ints(batch.UserIds, r),
-            OnnxNames.Surfaces => Ints(batch.Surfaces, r),
-            OnnxNames.Devices => Ints(batch.Devices, r),
-            OnnxNames.Hours => Ints(batch.Hours, r),
-            OnnxNames.UserEmbedding => OrtValue.CreateTensorValueFromMemory(batch.ServedEmbeddings, [r, FeatureSpace.UserEmbeddingDimension]),
-            OnnxNames.RequestOf => Ints(batch.RequestOf, n),
-            OnnxNames.AdIds => Ints(batch.AdIds, n),
-            OnnxNames.Categories => Ints(batch.Categories, n),
-            OnnxNames.Precomputed => OrtValue.CreateTensorValueFromMemory(batch.Precomputed, [n, FeatureSpace.PrecomputedDimension + 1]),
-            OnnxNames.SequenceCategories => Ints(batch.SequenceCategories, r, T),
-            OnnxNames.SequenceKinds => Ints(batch.SequenceKinds, r, T),
-            OnnxNames.SequenceAges => Ints(batch.SequenceAges, r, T),
-            _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not an input of the exported graphs"),
-        };
-    }
-
-    private static OrtValue Ints(int[] values, params long[] shape) => OrtValue.CreateTensorValueFromMemory(values, shape);
 }

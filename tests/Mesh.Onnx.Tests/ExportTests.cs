@@ -4,6 +4,7 @@ using Mesh.Learning;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
+using Mesh.Serving.Inference;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Mesh.Onnx.Tests;
@@ -126,7 +127,7 @@ public sealed class ExportTests
     /// <summary>Runs a session on a batch's arrays, feeding the inputs the graph declares, and reads one output.</summary>
     internal static float[] Run(InferenceSession session, RankingBatch batch, string output)
     {
-        var inputs = session.InputNames.Select(name => Batches.Input(batch, name)).ToList();
+        var inputs = session.InputNames.Select(name => BatchInputs.Create(batch, name)).ToList();
         try
         {
             using var options = new RunOptions();

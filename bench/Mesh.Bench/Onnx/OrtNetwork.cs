@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
 using Mesh.Onnx;
+using Mesh.Serving.Inference;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Mesh.Bench.Onnx;
@@ -38,7 +39,7 @@ public sealed class OrtNetwork : IDisposable
             var logits = new float[batch.Candidates * Heads];
             _scores.Add(scores);
             _logits.Add(logits);
-            _inputs.Add([.. _inputNames.Select(name => OrtInputs.Create(batch, name))]);
+            _inputs.Add([.. _inputNames.Select(name => BatchInputs.Create(batch, name))]);
             _outputs.Add(
             [
                 OrtValue.CreateTensorValueFromMemory(logits, [batch.Candidates, Heads]),

@@ -7,7 +7,17 @@ namespace Mesh.Serving.Inference;
 /// <summary>The exported graphs' inputs (<see cref="OnnxNames"/>) over a <see cref="RankingBatch"/>'s arrays, without a copy.</summary>
 public static class BatchInputs
 {
-    /// <summary>The tensor behind <paramref name="name"/>; <paramref name="userEmbeddings"/> (R × 32) stands for <c>user_embedding</c>.</summary>
+    /// <summary>
+    /// The tensor behind <paramref name="name"/>, over the batch's own array: the value reads it when the session runs,
+    /// so the batch must outlive the run. <c>user_embedding</c> is the batch's served embeddings.
+    /// </summary>
+    public static OrtValue Create(RankingBatch batch, string name)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return Create(batch, name, batch.ServedEmbeddings);
+    }
+
+    /// <summary>As <see cref="Create(RankingBatch, string)"/>, with <paramref name="userEmbeddings"/> (R × 32) for <c>user_embedding</c>.</summary>
     public static OrtValue Create(RankingBatch batch, string name, float[] userEmbeddings)
     {
         ArgumentNullException.ThrowIfNull(batch);
