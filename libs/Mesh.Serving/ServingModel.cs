@@ -26,7 +26,7 @@ public sealed class ServingModel : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _logger = logger;
-        Targets = [.. _options.Targets.Select(StartTarget)];
+        Targets = [.. (_options.Targets.Count == 0 ? ["cpu"] : _options.Targets).Select(StartTarget)];
         _current = Build(RankingModel.CreateInitial());
     }
 

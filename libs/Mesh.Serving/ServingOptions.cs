@@ -19,8 +19,8 @@ public sealed class ServingOptions
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
 
-    /// <summary>Execution targets, one replica of the model each: <c>cpu</c>, <c>cuda:0</c>, ... Set from <c>Ranker:Devices</c>; default <c>cpu</c>.</summary>
-    public IReadOnlyList<string> Targets { get; set; } = ["cpu"];
+    /// <summary>Execution targets, one replica of the model each: <c>cpu</c>, <c>cuda:0</c>, ... Set from <c>Ranker:Devices</c>; empty (the default) is <c>cpu</c>.</summary>
+    public IReadOnlyList<string> Targets { get; set; } = [];
 
     /// <summary>Run a CUDA target that cannot start on the CPU instead of stopping (logged, and shown in <c>/v1/stats</c>). Default false.</summary>
     public bool AllowCpuFallback { get; set; }

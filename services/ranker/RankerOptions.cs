@@ -14,11 +14,12 @@ public sealed class RankerOptions
 
     /// <summary>
     /// Execution targets of the tiers, one model replica and one worker each, batches spread over them: <c>cpu</c>,
-    /// <c>cuda:0</c>, <c>cuda:1</c>, ... Default <c>cpu</c>. A CUDA target needs the GPU build (<c>-p:OnnxRuntimeGpu=true</c>)
-    /// and CUDA 13 on the host; one that cannot start stops the ranker at start-up unless <see cref="AllowCpuFallback"/>.
+    /// <c>cuda:0</c>, <c>cuda:1</c>, ... Empty (the default) is <c>cpu</c>. A CUDA target needs the GPU build
+    /// (<c>-p:OnnxRuntimeGpu=true</c>) and CUDA 13 on the host; one that cannot start stops the ranker at start-up unless
+    /// <see cref="AllowCpuFallback"/>. (Empty rather than ["cpu"] by default: configuration binding adds to a default
+    /// array's items instead of replacing them.)
     /// </summary>
-    [MinLength(1)]
-    public string[] Devices { get; set; } = ["cpu"];
+    public string[] Devices { get; set; } = [];
 
     /// <summary>
     /// Longest a score worker waits, after taking what has queued, for more calls to batch with them. Default 0: a batch

@@ -3,6 +3,7 @@ using Mesh.Runtime;
 using Mesh.Serving;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Mesh.Ranker.Tests;
 
@@ -19,6 +20,35 @@ public sealed class ModelLoadingTests
         ValidationNe = 0.9,
         PreviousNe = 1,
     };
+
+    [Fact]
+    public async Task Start_ACudaDeviceWithoutAGpu_StopsTheRankerWithWhatToDo()
+    {
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => EmbeddedHost.StartAsync((IHostApplicationBuilder b) =>
+        {
+            b.Configuration["Ranker:Devices:0"] = "cuda:0";
+            b.AddRanker();
+        }));
+
+        Assert.Contains("execution target cuda:0 cannot start", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_ACudaDeviceWithoutAGpuAndFallbackAllowed_ServesOnTheCpuAndSaysSoInStats()
+    {
+        await using var host = await EmbeddedHost.StartAsync((IHostApplicationBuilder b) =>
+        {
+            b.Configuration["Ranker:Devices:0"] = "cuda:0";
+            b.Configuration["Ranker:AllowCpuFallback"] = "true";
+            b.AddRanker();
+        });
+
+        var stats = new Dictionary<string, object?>();
+        host.Services.GetRequiredService<Scoring.RankerMetrics>().Contribute(stats);
+        var device = System.Text.Json.JsonSerializer.SerializeToElement(stats["ranker"]).GetProperty("devices")[0];
+        Assert.Equal(("cuda:0", "cpu"), (device.GetProperty("target").GetString(), device.GetProperty("running").GetString()));
+        Assert.False(string.IsNullOrEmpty(device.GetProperty("fallback").GetString()));
+    }
 
     [Fact]
     public async Task ModelPublished_CheckpointInStore_ServesNewVersion()
