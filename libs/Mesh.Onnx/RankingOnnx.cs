@@ -130,14 +130,9 @@ public static class RankingOnnx
     private static string Fields(LayerWriter w, string name)
     {
         var g = w.Graph;
-        var userIds = g.Input(OnnxNames.UserIds, DataType.Int32, OnnxNames.Requests);
-        var surfaces = g.Input(OnnxNames.Surfaces, DataType.Int32, OnnxNames.Requests);
-        var devices = g.Input(OnnxNames.Devices, DataType.Int32, OnnxNames.Requests);
-        var hours = g.Input(OnnxNames.Hours, DataType.Int32, OnnxNames.Requests);
+        var (userIds, surfaces, devices, hours) = RequestIds(g);
         var user = g.Input(OnnxNames.UserEmbedding, DataType.Float, OnnxNames.Requests, UserDim);
-        var requestOf = g.Input(OnnxNames.RequestOf, DataType.Int32, OnnxNames.Candidates);
-        var adIds = g.Input(OnnxNames.AdIds, DataType.Int32, OnnxNames.Candidates);
-        var categories = g.Input(OnnxNames.Categories, DataType.Int32, OnnxNames.Candidates);
+        var (requestOf, adIds, categories) = CandidateIds(g);
         var precomputed = g.Input(OnnxNames.Precomputed, DataType.Float, OnnxNames.Candidates, FeatureSpace.PrecomputedDimension + 1);
 
         var fields = $"{name}.fields";
@@ -223,13 +218,8 @@ public static class RankingOnnx
     private static string Logistic(LayerWriter w, string name)
     {
         var g = w.Graph;
-        var userIds = g.Input(OnnxNames.UserIds, DataType.Int32, OnnxNames.Requests);
-        var surfaces = g.Input(OnnxNames.Surfaces, DataType.Int32, OnnxNames.Requests);
-        var devices = g.Input(OnnxNames.Devices, DataType.Int32, OnnxNames.Requests);
-        var hours = g.Input(OnnxNames.Hours, DataType.Int32, OnnxNames.Requests);
-        var requestOf = g.Input(OnnxNames.RequestOf, DataType.Int32, OnnxNames.Candidates);
-        var adIds = g.Input(OnnxNames.AdIds, DataType.Int32, OnnxNames.Candidates);
-        var categories = g.Input(OnnxNames.Categories, DataType.Int32, OnnxNames.Candidates);
+        var (userIds, surfaces, devices, hours) = RequestIds(g);
+        var (requestOf, adIds, categories) = CandidateIds(g);
         var sequence = g.Input(OnnxNames.SequenceCategories, DataType.Int32, OnnxNames.Requests, T);
 
         // ReduceSum takes its axes as an input from opset 13 on (ReduceMax only from 18).
@@ -242,6 +232,19 @@ public static class RankingOnnx
         var perCandidate = g.Op("Add", w.Lookup($"{name}.ad", adIds), w.Lookup($"{name}.category", categories));
         return g.Op("Add", g.Op("Add", w.Gather(perRequest, requestOf), perCandidate), w.Weight($"{name}.bias"));
     }
+
+    // The per-request id inputs (R each).
+    private static (string UserIds, string Surfaces, string Devices, string Hours) RequestIds(OnnxGraph g) => (
+        g.Input(OnnxNames.UserIds, DataType.Int32, OnnxNames.Requests),
+        g.Input(OnnxNames.Surfaces, DataType.Int32, OnnxNames.Requests),
+        g.Input(OnnxNames.Devices, DataType.Int32, OnnxNames.Requests),
+        g.Input(OnnxNames.Hours, DataType.Int32, OnnxNames.Requests));
+
+    // The per-candidate id inputs (N each): the request of each candidate, its ad and category.
+    private static (string RequestOf, string AdIds, string Categories) CandidateIds(OnnxGraph g) => (
+        g.Input(OnnxNames.RequestOf, DataType.Int32, OnnxNames.Candidates),
+        g.Input(OnnxNames.AdIds, DataType.Int32, OnnxNames.Candidates),
+        g.Input(OnnxNames.Categories, DataType.Int32, OnnxNames.Candidates));
 
     // (R, T) ids -> (R, T, dim) tokens: category + kind + age embeddings, zeros for padding.
     private static string SequenceTokens(LayerWriter w, string name, string categories, string kinds, string ages) =>
