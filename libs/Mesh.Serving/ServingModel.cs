@@ -1,9 +1,9 @@
 using Mesh.Models;
 using Mesh.Onnx;
-using Microsoft.ML.OnnxRuntime;
 using Mesh.Serving.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Mesh.Serving;
 
