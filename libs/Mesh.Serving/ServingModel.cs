@@ -3,7 +3,6 @@ using Mesh.Onnx;
 using Mesh.Serving.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
 
 namespace Mesh.Serving;
 
@@ -26,8 +25,7 @@ public sealed class ServingModel : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _logger = logger;
-        Targets = [.. (_options.Targets.Count == 0 ? ["cpu"] : _options.Targets).Select(StartTarget)];
-        _current = Build(RankingModel.CreateInitial());
+        (Targets, _current) = Start(_options.Targets.Count == 0 ? ["cpu"] : _options.Targets);
     }
 
     /// <summary>The targets the replicas run on, after any fallback: one entry per configured target.</summary>
@@ -116,31 +114,44 @@ public sealed class ServingModel : IDisposable
         }
     }
 
-    // Checks that a target's provider starts (a session of a one-node graph); on failure, falls back to CPU if allowed.
-    private TargetStatus StartTarget(string configured)
+    // Version 0 on every target: a target starts when the real graphs load and warm on it (a CUDA provider that loads
+    // but cannot use its GPU fails here too). A CUDA target that fails falls back to the CPU when allowed.
+    private (TargetStatus[] Targets, ServedVersion Initial) Start(IReadOnlyList<string> configured)
     {
-        var target = ExecutionTarget.Parse(configured);
-        if (!target.IsCuda)
-        {
-            return new TargetStatus(configured, target, null);
-        }
-
+        var initial = RankingOnnx.Export(RankingModel.CreateInitial()).Where(g => _options.Serves(g.Key)).ToDictionary(g => g.Key, g => g.Value, StringComparer.Ordinal);
+        var targets = new List<TargetStatus>();
+        var replicas = new List<OnnxRankingModel>();
         try
         {
-            using var options = target.CreateSessionOptions(_options.IntraOpThreads);
-            return new TargetStatus(configured, target, null);
-        }
-        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
-        {
-            if (!_options.AllowCpuFallback)
+            foreach (var name in configured)
             {
-                throw new InvalidOperationException(
-                    $"execution target {configured} cannot start ({e.Message}). Install the NVIDIA driver and CUDA 13 and build with -p:OnnxRuntimeGpu=true, "
-                    + "remove it from Ranker:Devices, or allow the CPU fallback (Ranker:AllowCpuFallback=true).", e);
+                var target = ExecutionTarget.Parse(name);
+                try
+                {
+                    replicas.Add(OnnxRankingModel.Load(0, initial, target, _options.IntraOpThreads));
+                    targets.Add(new TargetStatus(name, target, null));
+                }
+                catch (ModelRefusedException e) when (target.IsCuda)
+                {
+                    if (!_options.AllowCpuFallback)
+                    {
+                        throw new InvalidOperationException(
+                            $"execution target {name} cannot start ({e.Message}). Install the NVIDIA driver and CUDA 13 and build with -p:OnnxRuntimeGpu=true, "
+                            + "remove it from Ranker:Devices, or allow the CPU fallback (Ranker:AllowCpuFallback=true).", e);
+                    }
+
+                    _logger.LogWarning(e, "Execution target {Target} cannot start; serving its share on cpu instead", name);
+                    replicas.Add(OnnxRankingModel.Load(0, initial, ExecutionTarget.Cpu, _options.IntraOpThreads));
+                    targets.Add(new TargetStatus(name, ExecutionTarget.Cpu, e.Message));
+                }
             }
 
-            _logger.LogWarning(e, "Execution target {Target} cannot start; serving its share on cpu instead", configured);
-            return new TargetStatus(configured, ExecutionTarget.Cpu, e.Message);
+            return ([.. targets], new ServedVersion(0, [.. replicas]));
+        }
+        catch
+        {
+            replicas.ForEach(r => r.Dispose());
+            throw;
         }
     }
 
