@@ -1,6 +1,7 @@
 using Mesh.Contracts;
 using Mesh.Learning.Checkpoints;
 using Mesh.Models;
+using Mesh.Onnx;
 using Mesh.Runtime;
 using Mesh.Serving.Inference;
 using Microsoft.Extensions.Hosting;
@@ -31,6 +32,11 @@ public sealed class ModelLoader(IStateStore state, ServingModel serving, IOption
         if (graphKeys is null)
         {
             return await LoadCheckpointAsync(checkpointKey, version, cancellationToken);
+        }
+
+        if (options.Value.Graphs.Contains(OnnxNames.UserTower) && !graphKeys.ContainsKey(OnnxNames.UserTower))
+        {
+            throw new ModelRefusedException($"version {version} has no {OnnxNames.UserTower} graph, which this service runs");
         }
 
         var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal);

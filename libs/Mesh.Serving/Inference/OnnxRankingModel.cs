@@ -100,6 +100,11 @@ public sealed class OnnxRankingModel : IDisposable
             throw new ArgumentException($"Unknown tier '{tier}'.", nameof(tier));
         }
 
+        if (exits.Count != batch.Requests)
+        {
+            throw new ArgumentException($"{exits.Count} exit rules for {batch.Requests} requests", nameof(exits));
+        }
+
         var embeddings = batch.UsesServedEmbeddings ? batch.ServedEmbeddings : UserEmbeddings(batch);
         var logits = new float[batch.Candidates * heads];
         using (var output = OrtValue.CreateTensorValueFromMemory(logits, [batch.Candidates, heads]))
