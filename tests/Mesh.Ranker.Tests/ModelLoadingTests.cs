@@ -21,6 +21,19 @@ public sealed class ModelLoadingTests
         PreviousNe = 1,
     };
 
+    // Saves the model's graphs as the trainer does, as version `version`; returns their keys.
+    private static async Task<Dictionary<string, string>> SaveGraphsAsync(EmbeddedHost host, Models.RankingModel model, long version)
+    {
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (graph, onnx) in Onnx.RankingOnnx.Export(model, version, 10))
+        {
+            keys[graph] = StateKeys.RankingGraph(version, graph);
+            await host.State.SaveAsync(Components.ModelStore, keys[graph], new ModelGraph { Version = version, Graph = graph, CreatedAt = host.Clock.GetUtcNow(), Onnx = onnx });
+        }
+
+        return keys;
+    }
+
     [Fact]
     public async Task Start_ACudaDeviceWithoutAGpu_StopsTheRankerWithWhatToDo()
     {
@@ -62,6 +75,38 @@ public sealed class ModelLoadingTests
         var serving = host.Services.GetRequiredService<ServingModel>();
         Assert.Equal(2, serving.Version);
         Assert.Equal(1, serving.Loads);
+    }
+
+    [Fact]
+    public async Task ModelPublished_WithGraphKeys_ServesTheTiersGraphsNotTheCheckpoint()
+    {
+        await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
+        var model = TestModels.CategoryLoving("c3", version: 2);
+        var keys = await SaveGraphsAsync(host, model, version: 2);
+        var published = Published(2, host.Clock.GetUtcNow()) with { GraphKeys = keys };
+
+        await host.Publisher.PublishAsync(Topics.ModelPublished, published);
+        await host.Broker.WaitForIdleAsync();
+
+        // No checkpoint was saved: the ranker served from the graphs, and reads none but the tiers'.
+        var serving = host.Services.GetRequiredService<ServingModel>();
+        Assert.Equal(2, serving.Version);
+        using var lease = serving.Acquire();
+        Assert.Equal([Tiers.Large, Tiers.Small], lease.Model.Graphs.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task ModelPublished_GraphOfAnotherVersion_DeadLetteredAndOldVersionKeepsServing()
+    {
+        await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
+        var keys = await SaveGraphsAsync(host, Models.RankingModel.CreateInitial(), version: 1);
+        var published = Published(2, host.Clock.GetUtcNow()) with { Version = 2, GraphKeys = keys };
+
+        await host.Publisher.PublishAsync(Topics.ModelPublished, published);
+        await host.Broker.WaitForIdleAsync();
+
+        Assert.Equal(0, host.Services.GetRequiredService<ServingModel>().Version);
+        Assert.Equal(1, host.Metrics.For(AppIds.Ranker, Topics.ModelPublished).DeadLettered);
     }
 
     [Fact]
