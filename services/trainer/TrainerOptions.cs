@@ -5,6 +5,15 @@ namespace Mesh.Trainer;
 /// <summary>Settings of the trainer (section <c>Trainer</c>).</summary>
 public sealed class TrainerOptions
 {
+    /// <summary>
+    /// Whether the trainer trains. Off, it still consumes <c>impressions</c> and <c>feedback</c>, joins labels and reports
+    /// the served NE in <c>/v1/stats</c>, but drops the labelled requests instead of training on them: no training
+    /// step, no validation window, nothing saved to the model store or published on <c>model-published</c>, so the
+    /// version serving stays. For measuring serving without training's CPU on the same machine (<c>bench/run.sh
+    /// load</c>), or a replica that only serves. Default true.
+    /// </summary>
+    public bool Train { get; set; } = true;
+
     /// <summary>How long after serving a click still counts; an impression with none by then is a negative. Default 10 s.</summary>
     public TimeSpan LabelWindow { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -144,6 +144,27 @@ public sealed class StreamingTrainerTests
     }
 
     [Fact]
+    public async Task Stream_TrainOff_NothingTrainedOrPublished()
+    {
+        await using var host = await StartAsync(o => o.Train = false);
+
+        // The stream that publishes versions with training on (Stream_WithSignal_PublishesBetterVersionsWithCheckpoints).
+        await FeedAsync(host, 6 * Window / 10, new Random(2));
+
+        Assert.Empty(host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All);
+        Assert.Null(await host.State.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel));
+        Assert.Equal(0, host.Services.GetRequiredService<StreamingTrainer>().PublishedVersion);
+        var stats = Stats(host);
+        Assert.Equal(6 * Window, stats.GetProperty("labelledImpressions").GetInt64());
+        var trainer = stats.GetProperty("trainer");
+        Assert.False(trainer.GetProperty("train").GetBoolean());
+        Assert.Equal(0, trainer.GetProperty("trainedExamples").GetInt64());
+        Assert.Equal(6 * Window, trainer.GetProperty("untrainedExamples").GetInt64());
+        Assert.Equal(0, trainer.GetProperty("windows").GetInt64());
+        Assert.Equal(0, trainer.GetProperty("pendingLabels").GetInt64());
+    }
+
+    [Fact]
     public async Task Publish_WithWeightAveraging_PublishesTheAverageOfTheTrainedWeights()
     {
         const float decay = 0.9f;

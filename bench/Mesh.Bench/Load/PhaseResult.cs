@@ -49,6 +49,15 @@ public sealed record PhaseResult
     /// <summary>How long the host took to go quiet after the measurement; null when it had not within the limit.</summary>
     public TimeSpan? Settle { get; init; }
 
+    /// <summary>The ranker's counters over the measurement (read from <c>/v1/stats</c> before and after); null for the bare endpoint.</summary>
+    public RankerCounters? Ranker { get; init; }
+
+    /// <summary>Examples the trainer trained on from the start of the measurement until the host settled.</summary>
+    public long TrainedExamples { get; init; }
+
+    /// <summary>Share of successful replies the router served with the full cascade (the large tier); NaN when none succeeded.</summary>
+    public double LargeTierShare => Successes == 0 ? double.NaN : (double)Tiers.GetValueOrDefault(Mesh.Contracts.Tiers.Large) / Successes;
+
     public double RequestsPerSecond => Successes / Elapsed.TotalSeconds;
 
     /// <summary>Host CPU milliseconds per successful request: the cost figure least disturbed by the client sharing the machine.</summary>

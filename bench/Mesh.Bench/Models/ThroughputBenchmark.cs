@@ -251,6 +251,22 @@ public static class ThroughputBenchmark
         }
     }
 
+    /// <summary>
+    /// The MFU references alone: the engine's 512³ GEMM and ONNX Runtime's 512³ MatMul on <paramref name="threads"/>,
+    /// alternated, after at least a second of warm-up; the median rate of each in GFLOP/s (what <see cref="GemmReference.Best"/> takes).
+    /// </summary>
+    public static (double EngineGflops, double OrtGflops) MeasureGemmRates(int threads, int repetitions)
+    {
+        var (a, b, c) = GemmOperands();
+        using var sessionOptions = OrtSessions.Cpu(threads);
+        using var matMul = new OrtMatMul(GemmSize, a, b, new float[GemmSize * GemmSize], sessionOptions);
+        var timings = Time(new ThroughputOptions { Warmup = 5, Repetitions = repetitions },
+            () => EngineGemm.Multiply(Transpose.No, Transpose.No, GemmSize, GemmSize, GemmSize, 1f, a, GemmSize, b, GemmSize, 0f, c, GemmSize, threads),
+            matMul.Run);
+        static double Rate(List<double> seconds) => 2.0 * GemmSize * GemmSize * GemmSize / BenchStatistics.Percentile(seconds, 0.5) / 1e9;
+        return (Rate(timings[0]), Rate(timings[1]));
+    }
+
     private static (float[] A, float[] B, float[] C) GemmOperands()
     {
         var rng = new Random(1);

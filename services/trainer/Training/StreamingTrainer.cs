@@ -21,6 +21,8 @@ namespace Mesh.Trainer.Training;
 /// <see cref="TrainerOptions.ValidationWindow"/> examples the window decides: the average is published when its
 /// large-tier NE on the window is not worse than the serving version's. A window predicted by serving's own
 /// weights only (the first after a start or a publish, when it is a single batch) cannot tell and publishes nothing.
+/// With <see cref="TrainerOptions.Train"/> off, the labelled requests are counted (served NE, <c>untrainedExamples</c>)
+/// and dropped: no step, no window, no publish.
 /// </summary>
 /// <remarks>
 /// The subscription handlers only queue impressions and clicks in the <see cref="LabelJoiner"/>; the steps run here, on
@@ -45,6 +47,7 @@ public sealed class StreamingTrainer(
     private ValidationWindow _window = new();
     private bool _differsFromServing;
     private long _trainedExamples;
+    private long _untrainedExamples;
     private long _windows;
     private long _rejected;
     private double _lastCandidateNe = double.NaN;
@@ -120,9 +123,16 @@ public sealed class StreamingTrainer(
             }
         }
 
+        var o = options.Value;
+        if (!o.Train)
+        {
+            // Labelled and counted as served above, then dropped: nothing trains, so nothing is judged or published.
+            Interlocked.Add(ref _untrainedExamples, due.Sum(r => (long)r.Count));
+            return;
+        }
+
         // What a failed publish leaves untrained waits here for the next collection.
         _backlog.AddRange(due);
-        var o = options.Value;
         while (_backlog.Count > 0)
         {
             // A batch ends where the window fills, so that each window holds what it says.
@@ -348,8 +358,10 @@ public sealed class StreamingTrainer(
             stats["labelledImpressions"] = _served.Examples;
             stats["trainer"] = new
             {
+                train = options.Value.Train,
                 publishedVersion = PublishedVersion,
                 trainedExamples = Interlocked.Read(ref _trainedExamples),
+                untrainedExamples = Interlocked.Read(ref _untrainedExamples),
                 windows = Interlocked.Read(ref _windows),
                 rejectedWindows = Interlocked.Read(ref _rejected),
                 lastCandidateNe = Finite(_lastCandidateNe),
