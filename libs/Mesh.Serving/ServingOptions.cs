@@ -13,11 +13,11 @@ public sealed class ServingOptions
     public const string AllTiers = "*tiers";
 
     /// <summary>
-    /// Threads ONNX Runtime may use inside one run; 0 is its own choice, one per physical core. Default 0: the ranker
-    /// runs one batch at a time per target, and a batch is wide enough to split.
+    /// Threads ONNX Runtime may use inside one run; 0 is its own choice, one per physical core. Default 1: the ranker
+    /// runs a worker per core (<c>Ranker:WorkersPerDevice</c>), and the networks' operators are too small to split well.
     /// </summary>
     [Range(0, 256)]
-    public int IntraOpThreads { get; set; }
+    public int IntraOpThreads { get; set; } = 1;
 
     /// <summary>Execution targets, one replica of the model each: <c>cpu</c>, <c>cuda:0</c>, ... Set from <c>Ranker:Devices</c>; empty (the default) is <c>cpu</c>.</summary>
     public IReadOnlyList<string> Targets { get; set; } = [];

@@ -31,6 +31,18 @@ public sealed class RankerOptions
     [Range(1, 1_000_000)]
     public int MaxBatchCandidates { get; set; } = 4096;
 
+    /// <summary>
+    /// Score workers per execution target, each running one batch at a time; 0 (the default) is one per GPU and one per
+    /// core for the CPU. Several CPU workers, each batch on one thread (<c>Serving:IntraOpThreads</c> 1), beat one worker
+    /// splitting each batch's small operators over the cores: in the standalone run on 2 cores, p50 11.6 against 16.6
+    /// ms (docs/benchmarks.md).
+    /// </summary>
+    [Range(0, 64)]
+    public int WorkersPerDevice { get; set; }
+
+    /// <summary>The workers of one target: <see cref="WorkersPerDevice"/>, or its default for a GPU or the CPU.</summary>
+    public int WorkersFor(bool cuda) => WorkersPerDevice > 0 ? WorkersPerDevice : cuda ? 1 : Environment.ProcessorCount;
+
     /// <summary>Serve a CUDA target that cannot start on the CPU instead (logged, and shown under <c>ranker.devices</c> in <c>/v1/stats</c>). Default false.</summary>
     public bool AllowCpuFallback { get; set; }
 }

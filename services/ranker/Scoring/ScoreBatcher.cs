@@ -32,9 +32,13 @@ public sealed class ScoreBatcher(ServingModel serving, IOptions<RankerOptions> o
         return pending.Done.Task.WaitAsync(cancellationToken);
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(serving.Targets.Select((_, replica) => Task.Factory.StartNew(
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Worker w serves replica (target) r for each of that target's workers.
+        var replicas = serving.Targets.SelectMany((t, replica) => Enumerable.Repeat(replica, options.Value.WorkersFor(t.Running.IsCuda)));
+        return Task.WhenAll(replicas.Select(replica => Task.Factory.StartNew(
             () => WorkAsync(replica, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()));
+    }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
