@@ -4,32 +4,28 @@ using Mesh.Models.Features;
 using Mesh.Models.Networks;
 using Mesh.Ranker.Scoring;
 using Mesh.Runtime;
-using Mesh.Serving;
+using Mesh.Serving.Tests;
 using Mesh.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace Mesh.Ranker.Tests;
 
 public sealed class ScoreBatcherTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
-
     [Fact]
     public async Task Run_CallsOfTwoTiersAndTwoVersions_OneRunPerVersionAndTierEachCallItsOwnScores()
     {
-        using var serving = Serving();
+        using var serving = Scenes.Serving();
         var rng = new Random(1);
         using var v0 = serving.Acquire();
         Assert.True(serving.TryInstall(TestModels.CategoryLoving("c3", version: 1)));
         using var v1 = serving.Acquire();
         var calls = new[]
         {
-            new ScoreBatcher.Pending(v0, Tiers.Small, Request(rng, 4), null),
-            new ScoreBatcher.Pending(v0, Tiers.Large, Request(rng, 6), new EarlyExitRule(2, 0.9)),
-            new ScoreBatcher.Pending(v0, Tiers.Small, Request(rng, 3), null),
-            new ScoreBatcher.Pending(v1, Tiers.Small, Request(rng, 5), null),
+            new ScoreBatcher.Pending(v0, Tiers.Small, Scenes.Request(rng, 4), null),
+            new ScoreBatcher.Pending(v0, Tiers.Large, Scenes.Request(rng, 6), new EarlyExitRule(2, 0.9)),
+            new ScoreBatcher.Pending(v0, Tiers.Small, Scenes.Request(rng, 3), null),
+            new ScoreBatcher.Pending(v1, Tiers.Small, Scenes.Request(rng, 5), null),
         };
         var metrics = new RankerMetrics(serving);
 
@@ -48,12 +44,12 @@ public sealed class ScoreBatcherTests
     [Fact]
     public void Run_ATierTheVersionLacks_FailsThatGroupOnly()
     {
-        using var serving = Serving();
+        using var serving = Scenes.Serving();
         using var lease = serving.Acquire();
         var calls = new[]
         {
-            new ScoreBatcher.Pending(lease, "medium", Request(new Random(2), 2), null),
-            new ScoreBatcher.Pending(lease, Tiers.Small, Request(new Random(3), 2), null),
+            new ScoreBatcher.Pending(lease, "medium", Scenes.Request(new Random(2), 2), null),
+            new ScoreBatcher.Pending(lease, Tiers.Small, Scenes.Request(new Random(3), 2), null),
         };
 
         ScoreBatcher.Run(calls, replica: 0);
@@ -86,28 +82,12 @@ public sealed class ScoreBatcherTests
         Assert.InRange(stats.GetProperty("batches").GetInt64(), 1, 2 * requests.Length * 2);
     }
 
-    private static ServingModel Serving()
-    {
-        var options = new ServingOptions();
-        options.Graphs.Add(ServingOptions.AllTiers);
-        return new ServingModel(Options.Create(options), NullLogger<ServingModel>.Instance);
-    }
-
     private static JsonElement Stats(RankerMetrics metrics)
     {
         var stats = new Dictionary<string, object?>();
         metrics.Contribute(stats);
         return JsonSerializer.SerializeToElement(stats["ranker"]);
     }
-
-    private static RankingInput Request(Random rng, int candidates) => new()
-    {
-        UserId = "u" + rng.Next(20),
-        Context = new RankContext { Surface = "feed", Device = "ios", Hour = rng.Next(24) },
-        At = Now,
-        UserEmbedding = [.. Enumerable.Range(0, FeatureSpace.UserEmbeddingDimension).Select(_ => (float)(rng.NextDouble() - 0.5))],
-        Ads = [.. Enumerable.Range(0, candidates).Select(_ => new AdInput("a" + rng.Next(100), "c" + rng.Next(5)))],
-    };
 
     private static ScoreRequest ScoreRequest(Random rng, int candidates) => new()
     {

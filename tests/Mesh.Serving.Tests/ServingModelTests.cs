@@ -4,22 +4,18 @@ using Mesh.Models.Features;
 using Mesh.Models.Networks;
 using Mesh.Onnx;
 using Mesh.Serving.Inference;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace Mesh.Serving.Tests;
 
 public sealed class ServingModelTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
-
     [Fact]
     public void Start_ServesVersionZero_TheEnginesUntrainedModel()
     {
-        using var serving = Start();
+        using var serving = Scenes.Serving();
         using var lease = serving.Acquire();
 
-        var request = Request(new Random(1), 12);
+        var request = Scenes.Request(new Random(1), 12);
         var engine = RankingModel.CreateInitial().Score(Tiers.Large, request).Scores;
 
         Assert.Equal(0, lease.Version);
@@ -32,7 +28,7 @@ public sealed class ServingModelTests
         var model = Trained(seed: 3);
         using var onnx = OnnxRankingModel.From(model, ExecutionTarget.Cpu);
         var rule = new EarlyExitRule(Keep: 3, Threshold: 0.8);
-        var request = Request(new Random(2), 30);
+        var request = Scenes.Request(new Random(2), 30);
 
         var engine = model.Score(Tiers.Large, request, rule);
         var served = onnx.Score(Tiers.Large, request, rule);
@@ -47,7 +43,7 @@ public sealed class ServingModelTests
     {
         using var onnx = OnnxRankingModel.From(Trained(seed: 4), ExecutionTarget.Cpu);
         var rng = new Random(3);
-        var requests = Enumerable.Range(0, 5).Select(i => Request(rng, 3 + i)).ToArray();
+        var requests = Enumerable.Range(0, 5).Select(i => Scenes.Request(rng, 3 + i)).ToArray();
         var exits = new EarlyExitRule?[] { null, new(2, 0.9), null, new(1, 0.5), null };
 
         var batched = onnx.Score(Tiers.Large, RankingBatch.Create(requests), exits);
@@ -61,7 +57,7 @@ public sealed class ServingModelTests
     [Fact]
     public void TryInstall_GraphThatDoesNotLoad_RefusedWithTheReasonAndTheOldVersionServes()
     {
-        using var serving = Start();
+        using var serving = Scenes.Serving();
         var graphs = RankingOnnx.Export(Trained(seed: 5)).ToDictionary(g => g.Key, g => g.Value);
         graphs[Tiers.Large] = [.. graphs[Tiers.Large].Take(1000)];
 
@@ -70,13 +66,13 @@ public sealed class ServingModelTests
         Assert.Contains("version 1 on cpu", refused.Message, StringComparison.Ordinal);
         Assert.Equal(0, serving.Version);
         using var lease = serving.Acquire();
-        Assert.Equal(2, lease.Model.Score(Tiers.Small, Request(new Random(1), 2)).Scores.Length);
+        Assert.Equal(2, lease.Model.Score(Tiers.Small, Scenes.Request(new Random(1), 2)).Scores.Length);
     }
 
     [Fact]
     public void TryInstall_WeightsThatRunToNaN_RefusedAtWarmUp()
     {
-        using var serving = Start();
+        using var serving = Scenes.Serving();
         var model = Trained(seed: 6);
         model.Tier(Tiers.Small).Parameters.First(p => p.Name.EndsWith(".head0.b", StringComparison.Ordinal)).Value.Span.Fill(float.NaN);
 
@@ -89,7 +85,7 @@ public sealed class ServingModelTests
     [Fact]
     public void TryInstall_AnOlderVersion_IsNotInstalled()
     {
-        using var serving = Start();
+        using var serving = Scenes.Serving();
         Assert.True(serving.TryInstall(Trained(seed: 7).WithVersion(3, 10)));
 
         Assert.False(serving.TryInstall(Trained(seed: 8).WithVersion(2, 10)));
@@ -100,8 +96,8 @@ public sealed class ServingModelTests
     [Fact]
     public void Lease_HeldAcrossAReload_KeepsScoringOnItsVersion()
     {
-        using var serving = Start();
-        var request = Request(new Random(4), 5);
+        using var serving = Scenes.Serving();
+        var request = Scenes.Request(new Random(4), 5);
         using var old = serving.Acquire();
         var before = old.Model.Score(Tiers.Small, request).Scores;
 
@@ -115,7 +111,7 @@ public sealed class ServingModelTests
     [Fact]
     public void Start_CudaTargetWithoutAGpu_StopsWithWhatToDo()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => Start(o => o.Targets = ["cpu", "cuda:0"]));
+        var e = Assert.Throws<InvalidOperationException>(() => Scenes.Serving(o => o.Targets = ["cpu", "cuda:0"]));
 
         Assert.Contains("execution target cuda:0 cannot start", e.Message, StringComparison.Ordinal);
         Assert.Contains("Ranker:AllowCpuFallback", e.Message, StringComparison.Ordinal);
@@ -124,7 +120,7 @@ public sealed class ServingModelTests
     [Fact]
     public void Start_CudaTargetWithoutAGpuAndFallbackAllowed_ServesItsShareOnTheCpu()
     {
-        using var serving = Start(o => (o.Targets, o.AllowCpuFallback) = (["cuda:0"], true));
+        using var serving = Scenes.Serving(o => (o.Targets, o.AllowCpuFallback) = (["cuda:0"], true));
 
         var target = Assert.Single(serving.Targets);
         Assert.Equal(("cuda:0", ExecutionTarget.Cpu), (target.Configured, target.Running));
@@ -136,7 +132,7 @@ public sealed class ServingModelTests
     [Fact]
     public void Start_AnUnknownTarget_IsAConfigurationError()
     {
-        var e = Assert.Throws<FormatException>(() => Start(o => o.Targets = ["tpu"]));
+        var e = Assert.Throws<FormatException>(() => Scenes.Serving(o => o.Targets = ["tpu"]));
 
         Assert.Contains("use cpu or cuda:N", e.Message, StringComparison.Ordinal);
     }
@@ -145,7 +141,7 @@ public sealed class ServingModelTests
     [Trait("Category", "Slow")]
     public async Task Reload_FiftyTimesWhileRequestsFlow_NoRequestFails()
     {
-        using var serving = Start();
+        using var serving = Scenes.Serving();
         var models = Enumerable.Range(1, 3).Select(i => RankingOnnx.Export(Trained(seed: 10 + i))).ToArray();
         using var done = new CancellationTokenSource();
         var scored = 0L;
@@ -157,7 +153,7 @@ public sealed class ServingModelTests
             while (!done.IsCancellationRequested)
             {
                 using var lease = serving.Acquire(c);
-                var scores = lease.Model.Score(c % 2 == 0 ? Tiers.Small : Tiers.Large, Request(rng, 20)).Scores;
+                var scores = lease.Model.Score(c % 2 == 0 ? Tiers.Small : Tiers.Large, Scenes.Request(rng, 20)).Scores;
                 Assert.Equal(20, scores.Length);
                 Assert.All(scores, s => Assert.InRange(s, 0f, 1f));
                 Interlocked.Increment(ref scored);
@@ -175,15 +171,6 @@ public sealed class ServingModelTests
         Assert.True(Interlocked.Read(ref scored) > 50, $"{scored} requests scored during 50 reloads");
     }
 
-    private static ServingModel Start(Action<ServingOptions>? configure = null)
-    {
-        var options = new ServingOptions();
-        options.Graphs.Add(OnnxNames.UserTower);
-        options.Graphs.Add(ServingOptions.AllTiers);
-        configure?.Invoke(options);
-        return new ServingModel(Options.Create(options), NullLogger<ServingModel>.Instance);
-    }
-
     // The untrained model with every weight nudged, so that heads and layers all matter (seeded).
     private static RankingModel Trained(int seed)
     {
@@ -199,15 +186,6 @@ public sealed class ServingModelTests
 
         return model;
     }
-
-    private static RankingInput Request(Random rng, int candidates) => new()
-    {
-        UserId = "u" + rng.Next(20),
-        Context = new RankContext { Surface = "feed", Device = "ios", Hour = rng.Next(24) },
-        At = Now,
-        UserEmbedding = [.. Enumerable.Range(0, FeatureSpace.UserEmbeddingDimension).Select(_ => (float)(rng.NextDouble() - 0.5))],
-        Ads = [.. Enumerable.Range(0, candidates).Select(i => new AdInput("a" + rng.Next(100), "c" + rng.Next(5)))],
-    };
 
     private static void AssertClose(float[] expected, float[] actual)
     {
