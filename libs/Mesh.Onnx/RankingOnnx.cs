@@ -52,19 +52,28 @@ public static class RankingOnnx
     private const int UserDim = FeatureSpace.UserEmbeddingDimension;
     private const int T = FeatureSpace.SequenceLength;
 
-    /// <summary>Every graph of the model, serialized, by name: <see cref="OnnxNames.UserTower"/> and each tier's name.</summary>
-    public static IReadOnlyDictionary<string, byte[]> Export(RankingModel model)
+    /// <summary>
+    /// The model's graphs, serialized, by name: <see cref="OnnxNames.UserTower"/> and each tier's name; with
+    /// <paramref name="include"/>, only the graphs it accepts (the others are not built).
+    /// </summary>
+    public static IReadOnlyDictionary<string, byte[]> Export(RankingModel model, Func<string, bool>? include = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Export(model, model.Version, model.TrainedExamples);
+        return Export(model, model.Version, model.TrainedExamples, include);
     }
 
-    /// <summary>As <see cref="Export(RankingModel)"/>, for weights about to be published as <paramref name="version"/>.</summary>
-    public static IReadOnlyDictionary<string, byte[]> Export(RankingModel model, long version, long trainedExamples)
+    /// <summary>As <see cref="Export(RankingModel, Func{string, bool})"/>, for weights about to be published as <paramref name="version"/>.</summary>
+    public static IReadOnlyDictionary<string, byte[]> Export(RankingModel model, long version, long trainedExamples, Func<string, bool>? include = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [OnnxNames.UserTower] = UserTower(model, version, trainedExamples).ToByteArray() };
-        foreach (var (tier, network) in model.Tiers)
+        include ??= _ => true;
+        var graphs = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (include(OnnxNames.UserTower))
+        {
+            graphs[OnnxNames.UserTower] = UserTower(model, version, trainedExamples).ToByteArray();
+        }
+
+        foreach (var (tier, network) in model.Tiers.Where(t => include(t.Key)))
         {
             graphs[tier] = Network(network, version, trainedExamples).ToByteArray();
         }

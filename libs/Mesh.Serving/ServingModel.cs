@@ -44,7 +44,7 @@ public sealed class ServingModel : IDisposable
             var version = Volatile.Read(ref _current);
             if (version.TryAddLease())
             {
-                return new ModelLease(version, version.Replicas[(int)((uint)replica % (uint)version.Replicas.Length)]);
+                return new ModelLease(version, version.Replica(replica));
             }
         }
     }
@@ -89,11 +89,8 @@ public sealed class ServingModel : IDisposable
         }
     }
 
-    private ServedVersion Build(RankingModel model)
-    {
-        var exported = RankingOnnx.Export(model).Where(g => _options.Serves(g.Key));
-        return Build(model.Version, exported.ToDictionary(g => g.Key, g => g.Value, StringComparer.Ordinal));
-    }
+    // Only the graphs this process serves are exported: user-model alone needs no tier, the ranker no user tower.
+    private ServedVersion Build(RankingModel model) => Build(model.Version, RankingOnnx.Export(model, _options.Serves));
 
     private ServedVersion Build(long version, IReadOnlyDictionary<string, byte[]> graphs)
     {
@@ -118,7 +115,7 @@ public sealed class ServingModel : IDisposable
     // but cannot use its GPU fails here too). A CUDA target that fails falls back to the CPU when allowed.
     private (TargetStatus[] Targets, ServedVersion Initial) Start(IReadOnlyList<string> configured)
     {
-        var initial = RankingOnnx.Export(RankingModel.CreateInitial()).Where(g => _options.Serves(g.Key)).ToDictionary(g => g.Key, g => g.Value, StringComparer.Ordinal);
+        var initial = RankingOnnx.Export(RankingModel.CreateInitial(), _options.Serves);
         var targets = new List<TargetStatus>();
         var replicas = new List<OnnxRankingModel>();
         try
@@ -167,6 +164,9 @@ public sealed class ServingModel : IDisposable
         public long Version { get; } = version;
 
         public OnnxRankingModel[] Replicas { get; } = replicas;
+
+        /// <summary>The replica of target <paramref name="index"/>, modulo the number of targets.</summary>
+        public OnnxRankingModel Replica(int index) => Replicas[(int)((uint)index % (uint)Replicas.Length)];
 
         public bool TryAddLease()
         {
@@ -217,7 +217,7 @@ public readonly struct ModelLease : IDisposable
     public long Version => Model.Version;
 
     /// <summary>The same version's replica on target <paramref name="index"/> (modulo the number of targets): a worker's own.</summary>
-    public OnnxRankingModel Replica(int index) => _version.Replicas[(int)((uint)index % (uint)_version.Replicas.Length)];
+    public OnnxRankingModel Replica(int index) => _version.Replica(index);
 
     public void Dispose() => _version?.Release();
 }
