@@ -17,13 +17,34 @@ namespace Mesh.Serving;
 /// </summary>
 public sealed class ModelLoader(IStateStore state, ServingModel serving, IOptions<ServingOptions> options, ILogger<ModelLoader> logger)
 {
+    private readonly Lock _gate = new();
+    private (long Version, Task<bool> Load)? _inFlight;
+
     /// <summary>
     /// True when the version was installed or an equal or newer one already serves; false when it is not in the store
     /// (yet). Throws <see cref="ModelRefusedException"/> when it cannot serve: a corrupt checkpoint, a graph that does
-    /// not load or warm, or records that hold another version. The version serving keeps serving then.
+    /// not load or warm, or records that hold another version. The version serving keeps serving then. A call for a
+    /// version already loading shares that load: in the standalone host ranker and user-model share this loader and
+    /// both receive each <c>model-published</c>, and one build of the sessions serves both.
     /// </summary>
-    public async Task<bool> LoadAsync(string checkpointKey, long version, IReadOnlyDictionary<string, string>? graphKeys, CancellationToken cancellationToken)
+    public Task<bool> LoadAsync(string checkpointKey, long version, IReadOnlyDictionary<string, string>? graphKeys, CancellationToken cancellationToken)
     {
+        lock (_gate)
+        {
+            if (_inFlight is { } loading && loading.Version == version && !loading.Load.IsCompleted)
+            {
+                return loading.Load;
+            }
+
+            var load = LoadOnceAsync(checkpointKey, version, graphKeys, cancellationToken);
+            _inFlight = (version, load);
+            return load;
+        }
+    }
+
+    private async Task<bool> LoadOnceAsync(string checkpointKey, long version, IReadOnlyDictionary<string, string>? graphKeys, CancellationToken cancellationToken)
+    {
+        await Task.Yield(); // the caller's lock is released before any work
         if (version <= serving.Version)
         {
             return true;

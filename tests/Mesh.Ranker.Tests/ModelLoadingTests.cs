@@ -96,6 +96,24 @@ public sealed class ModelLoadingTests
     }
 
     [Fact]
+    public async Task Load_TheSameVersionTwiceAtOnce_OneLoadServesBoth()
+    {
+        // As in the standalone host, where ranker and user-model share the loader and both receive model-published.
+        await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
+        var keys = await SaveGraphsAsync(host, TestModels.CategoryLoving("c3", version: 2), version: 2);
+        var loader = host.Services.GetRequiredService<ModelLoader>();
+
+        var first = loader.LoadAsync(StateKeys.RankingCheckpoint(2), 2, keys, CancellationToken.None);
+        var second = loader.LoadAsync(StateKeys.RankingCheckpoint(2), 2, keys, CancellationToken.None);
+
+        Assert.Same(first, second);
+        var loaded = await Task.WhenAll(first, second);
+        Assert.Equal(new[] { true, true }, loaded);
+        var serving = host.Services.GetRequiredService<ServingModel>();
+        Assert.Equal((2, 1L), (serving.Version, serving.Loads));
+    }
+
+    [Fact]
     public async Task ModelPublished_GraphOfAnotherVersion_DeadLetteredAndOldVersionKeepsServing()
     {
         await using var host = await EmbeddedHost.StartAsync(b => b.AddRanker());
