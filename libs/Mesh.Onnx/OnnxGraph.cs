@@ -22,7 +22,7 @@ public readonly record struct Dim(long Size, string? Symbol)
 /// float32 initializers under their checkpoint names, and nodes named in order (<c>n0_MatMul</c>, ...). Each op
 /// returns the name of its output, so a forward pass reads like the engine's.
 /// </summary>
-internal sealed class OnnxGraph(string name)
+public sealed class OnnxGraph(string name)
 {
     /// <summary>ONNX Runtime 1.32 implements opset 17 in full; LayerNormalization needs 17.</summary>
     public const int Opset = 17;

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using Mesh.Onnx;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -34,17 +35,9 @@ public sealed class OrtMatMul : IDisposable
     /// <summary>The graph: inputs A and B, output C, all float32 n x n; opset 17.</summary>
     public static ModelProto Model(int n)
     {
-        var graph = new GraphProto { Name = "matmul" };
-        graph.Input.Add(Matrix("A", n));
-        graph.Input.Add(Matrix("B", n));
-        graph.Output.Add(Matrix("C", n));
-        var node = new NodeProto { OpType = "MatMul", Name = "matmul" };
-        node.Input.Add(["A", "B"]);
-        node.Output.Add("C");
-        graph.Node.Add(node);
-        var model = new ModelProto { IrVersion = 8, ProducerName = "mesh-bench", Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
-        return model;
+        var graph = new OnnxGraph("matmul");
+        graph.Output("C", graph.Op("MatMul", graph.Input("A", DataType.Float, n, n), graph.Input("B", DataType.Float, n, n)), DataType.Float, n, n);
+        return graph.Model("C = MatMul(A, B): ONNX Runtime's GEMM rate.", new Dictionary<string, string>());
     }
 
     public void Dispose()
@@ -56,13 +49,5 @@ public sealed class OrtMatMul : IDisposable
 
         _run.Dispose();
         _session.Dispose();
-    }
-
-    private static ValueInfoProto Matrix(string name, int n)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = n });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = n });
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape } } };
     }
 }
