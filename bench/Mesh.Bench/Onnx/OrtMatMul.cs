@@ -1,6 +1,6 @@
 using Google.Protobuf;
-using Microsoft.ML.OnnxRuntime;
 using Mesh.Onnx;
+using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
