@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Mesh.Contracts;
 
 // Events are append-only: a new field is optional; a breaking change is a new event type.
@@ -69,13 +71,22 @@ public sealed record UserEmbedding
 /// Topic <c>impressions</c>. The ads one rank request served, with the exact inputs the model saw, so that the
 /// trainer learns from what serving used (cache misses, failovers and precompute misses included).
 /// </summary>
-/// <remarks>Schema 2 added <see cref="ServedEmbedding.Recent"/>.</remarks>
+/// <remarks>
+/// Schema 2 added <see cref="ServedEmbedding.Recent"/>; schema 3 <see cref="OccurredAt"/> and the features of the
+/// context and of each impression, exactly as served.
+/// </remarks>
 public sealed record ImpressionsServed
 {
-    public int SchemaVersion { get; init; } = 2;
+    public int SchemaVersion { get; init; } = 3;
     public required string RequestId { get; init; }
     public required string UserId { get; init; }
+
+    /// <summary>The router's clock when it served the request.</summary>
     public required DateTimeOffset ServedAt { get; init; }
+
+    /// <summary>Event time of the request (<see cref="RankRequest.OccurredAt"/>, else <see cref="ServedAt"/>); null from schema 2 writers, read as <see cref="ServedAt"/>.</summary>
+    public DateTimeOffset? OccurredAt { get; init; }
+
     public required RankContext Context { get; init; }
 
     /// <summary>Ranking model version that produced the scores.</summary>
@@ -141,9 +152,16 @@ public sealed record ServedImpression
 
     /// <summary>Precomputed (user, ad) representation the final stage used; null when precompute missed.</summary>
     public float[]? Precomputed { get; init; }
+
+    /// <summary>The candidate's configured features as the model read them (<see cref="Candidate.Features"/>, unknown names dropped); null for none.</summary>
+    public IReadOnlyDictionary<string, JsonElement>? Features { get; init; }
 }
 
-/// <summary>Topic <c>feedback</c>. What a user did with a served impression. An impression with no click inside the label window is a negative.</summary>
+/// <summary>
+/// Topic <c>feedback</c>. What a user did with a served impression. A click or a conversion labels it positive at once,
+/// an explicit <see cref="FeedbackKind.NoClick"/> negative at once; an impression with neither inside the label window
+/// (event time) is a negative.
+/// </summary>
 public sealed record FeedbackReceived
 {
     public int SchemaVersion { get; init; } = 1;
@@ -158,6 +176,12 @@ public sealed record FeedbackReceived
 public enum FeedbackKind
 {
     Click,
+
+    /// <summary>The impression was seen and not clicked (a log that knows its negatives, or a skip).</summary>
+    NoClick,
+
+    /// <summary>The user converted after the impression; counts as a click for the click label.</summary>
+    Conversion,
 }
 
 /// <summary>Topic <c>model-published</c>. The trainer saved a checkpoint that was not worse than the one serving; load it.</summary>

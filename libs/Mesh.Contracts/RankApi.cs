@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Mesh.Contracts;
 
 /// <summary>Body of <c>POST /v1/rank</c>.</summary>
@@ -27,6 +29,13 @@ public sealed record RankRequest
     /// of the k-th best stops there. 0 never exits; the router's default when absent.
     /// </summary>
     public double? ExitThreshold { get; init; }
+
+    /// <summary>
+    /// When the request happened (event time). Replayed logs set it; the router's clock when absent. The impressions
+    /// carry it, and the trainer's label window, the embedding TTLs and precompute's TTLs run on it, so that a replay's
+    /// result does not depend on its speed.
+    /// </summary>
+    public DateTimeOffset? OccurredAt { get; init; }
 }
 
 /// <summary>Where and how the ads will be shown.</summary>
@@ -37,6 +46,13 @@ public sealed record RankContext
 
     /// <summary>Local hour of day, 0 to 23.</summary>
     public int Hour { get; init; }
+
+    /// <summary>
+    /// Request- and user-side features (for example a user's segment), by configured name: a categorical feature is a
+    /// string or an array of strings, a numeric one a number. Names the feature space does not configure are ignored
+    /// and counted; a value of the wrong kind is a 400 naming the field.
+    /// </summary>
+    public IReadOnlyDictionary<string, JsonElement>? Features { get; init; }
 }
 
 /// <summary>An ad to rank.</summary>
@@ -46,6 +62,9 @@ public sealed record Candidate
 
     /// <summary>The ad's category, in the same space as item categories of user events.</summary>
     public string? Category { get; init; }
+
+    /// <summary>The ad's features (for example its tags, price or position), by configured name, as in <see cref="RankContext.Features"/>.</summary>
+    public IReadOnlyDictionary<string, JsonElement>? Features { get; init; }
 }
 
 /// <summary>Reply of <c>POST /v1/rank</c>.</summary>
