@@ -176,7 +176,8 @@ public sealed class StreamingTrainerTests
         var served = RankingModel.FromCheckpoint(stored.Checkpoint);
 
         // The same labelled requests, trained the same way (steps of 10 requests), averaged beside the training.
-        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(options));
+        var clock = TestClock.Create();
+        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(options), clock);
         foreach (var e in events)
         {
             if (e is ImpressionsServed impressions)
@@ -189,7 +190,8 @@ public sealed class StreamingTrainerTests
             }
         }
 
-        var requests = joiner.CollectLabelled(host.Clock.GetUtcNow());
+        clock.Advance(options.LabelWindow); // silent for a window: the idle flush closes the last ones
+        var requests = joiner.CollectLabelled();
         var model = RankingModel.CreateInitial();
         var average = RankingModel.CreateInitial();
         var trainer = RankingTrainer.For(model, new TrainingSettings { DenseLearningRate = 1e-3f, SparseLearningRate = 0.3f, GemmThreads = 1 });

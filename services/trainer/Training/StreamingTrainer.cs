@@ -111,7 +111,7 @@ public sealed class StreamingTrainer(
 
     private async Task CollectDueAsync(CancellationToken cancellationToken)
     {
-        var due = joiner.CollectLabelled(clock.GetUtcNow());
+        var due = joiner.CollectLabelled();
         lock (_statsLock)
         {
             foreach (var request in due)
@@ -369,6 +369,8 @@ public sealed class StreamingTrainer(
                 lastSmallNe = Finite(_lastSmallNe),
                 pendingLabels = joiner.PendingCount,
                 lateClicks = joiner.LateClicks,
+                explicitNegatives = joiner.ExplicitNegatives,
+                conversions = joiner.Conversions,
                 clicks = (long)Math.Round(_served.BaseRate * _served.Weight),
             };
         }
