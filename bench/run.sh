@@ -11,6 +11,7 @@ usage() {
     echo "  infer    candidates/s and model FLOP utilisation of the ranking networks (forward pass), engine and ONNX Runtime, against the GEMM rate"
     echo "  train    examples/s and model FLOP utilisation of a training step against the GEMM rate"
     echo "  quality  NE, AUC, calibration of every model on the synthetic world (1M impressions: 4 to 10 minutes on 2 cores)"
+    echo "  trainer-throughput  labelled impressions/s the trainer trains on (its loop, defaults, publishes included) [requests] [candidates]"
     echo "  gpu      the ranking networks under ONNX Runtime's CUDA provider against its CPU provider (NVIDIA GPU, CUDA 13)"
     echo "run 'bench/run.sh help' for every option"
 }
@@ -47,6 +48,12 @@ if [[ "$1" == "gpu" ]]; then
     # A bound on the run itself, so that a stuck driver cannot hold an unattended machine (the defaults take about a minute).
     timeout --kill-after=10 240 dotnet artifacts/gpu/bin/Mesh.Bench/release/Mesh.Bench.dll "$@"
     exit $?
+fi
+
+# trainer-throughput: a file-based app (bench/TrainerThroughput) on the trainer project itself, built and run by dotnet run.
+if [[ "$1" == "trainer-throughput" ]]; then
+    cd bench/TrainerThroughput
+    exec timeout --kill-after=10 600 dotnet run -c Release trainer-throughput.cs -- "${@:2}"
 fi
 
 # Quiet on success; the full log on failure. One invocation per project: dotnet build takes one at a time.

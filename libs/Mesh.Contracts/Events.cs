@@ -55,6 +55,10 @@ public sealed record UserEmbedding
     /// <summary>Version of the user model that computed <see cref="Vector"/>.</summary>
     public required long ModelVersion { get; init; }
 
+    /// <summary>
+    /// The event time the vector is as of: the newest <see cref="RecentEvent.OccurredAt"/> it summarises (the sequence's
+    /// ages are read from here). For live events, which the router stamps on arrival, that is when it was computed.
+    /// </summary>
     public required DateTimeOffset ComputedAt { get; init; }
 
     /// <summary>How many of the user's events the vector summarises.</summary>

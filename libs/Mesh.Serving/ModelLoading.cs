@@ -132,7 +132,7 @@ public sealed class ModelLoader(IStateStore state, ServingModel serving, IOption
 }
 
 /// <summary>Loads each published version. A missing record is retried; a version that cannot serve is refused (dead-lettered) and the old version serves on.</summary>
-public sealed class ModelPublishedHandler(ModelLoader loader, ILogger<ModelPublishedHandler> logger) : IEventHandler<ModelPublished>
+public sealed class ModelPublishedHandler(ModelLoader loader, ServingLag lag, ILogger<ModelPublishedHandler> logger) : IEventHandler<ModelPublished>
 {
     public async Task<DeliveryOutcome> HandleAsync(ModelPublished data, EventContext context, CancellationToken cancellationToken)
     {
@@ -140,6 +140,8 @@ public sealed class ModelPublishedHandler(ModelLoader loader, ILogger<ModelPubli
         {
             return DeliveryOutcome.Success;
         }
+
+        lag.Record(data);
 
         try
         {

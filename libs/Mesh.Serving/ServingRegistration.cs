@@ -26,6 +26,7 @@ public static class ServingRegistration
         });
         services.TryAddSingleton<ServingModel>();
         services.TryAddSingleton<ModelLoader>();
+        services.TryAddSingleton<ServingLag>();
         services.AddSubscription<ModelPublished, ModelPublishedHandler>(appId, Topics.ModelPublished);
         services.AddHostedService<ModelStartupLoader>();
         return services;

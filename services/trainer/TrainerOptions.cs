@@ -14,16 +14,58 @@ public sealed class TrainerOptions
     /// </summary>
     public bool Train { get; set; } = true;
 
-    /// <summary>How long after serving a click still counts; an impression with none by then is a negative. Default 10 s.</summary>
+    /// <summary>
+    /// How long after a request (event time: its <c>occurredAt</c>) feedback still counts; an impression with none by
+    /// then is a negative. Also how long the trainer waits, on the clock, with no event arriving before it moves the
+    /// event-time watermark on by the silence (the idle flush that closes live traffic's last windows). Default 10 s.
+    /// </summary>
     public TimeSpan LabelWindow { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Labelled examples per progressive-validation window: every example is predicted before it is trained on, and
-    /// each full window decides whether the weights are published. Every publish saves and reloads the whole model
-    /// (tens of megabytes), so this also bounds how often that happens. Default 2,000.
+    /// Publish cadence by evidence, in labelled examples: a progressive-validation window (every example predicted
+    /// before it is trained on) decides, publish or not, once it holds this many, or earlier on
+    /// <see cref="ValidationWindowTime"/>; the next window starts after each decision. Every publish saves and reloads
+    /// the whole model (tens of megabytes), so this also bounds how often that happens. Default 2,000.
     /// </summary>
     [Range(10, 10_000_000)]
     public int ValidationWindow { get; set; } = 2000;
+
+    /// <summary>
+    /// Publish cadence by time: a window also decides once its examples span this much event time (the newest
+    /// example's <c>occurredAt</c> minus that of the last example before the window), provided it holds at least
+    /// <see cref="MinValidationExamples"/>. Whichever of this and <see cref="ValidationWindow"/> comes first. Default 1 minute.
+    /// </summary>
+    public TimeSpan ValidationWindowTime { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Fewest labelled examples a window decides on when <see cref="ValidationWindowTime"/> ends it. Default 500.</summary>
+    [Range(10, 10_000_000)]
+    public int MinValidationExamples { get; set; } = 500;
+
+    /// <summary>
+    /// The first window of a trainer that has published nothing yet (no checkpoint to resume) decides after this many
+    /// labelled examples, so that a new mesh serves the observed click rate early. Its batches hold at most a quarter
+    /// of it, so that cold-start calibration (<see cref="CalibrateColdStart"/>) has labels before most of the window's
+    /// predictions. Default 400.
+    /// </summary>
+    [Range(10, 10_000_000)]
+    public int FirstPublishExamples { get; set; } = 400;
+
+    /// <summary>
+    /// Cold start: until its first publish, before predicting each batch, the trainer shifts the output head biases of
+    /// every tier (exit heads included) so that the mean prediction on the batch equals the click rate observed so far
+    /// (labels of earlier batches only, with a Jeffreys prior of half a click in one example), in the weights being
+    /// trained and in their average alike. A new mesh thus serves the base rate of its own traffic from its first
+    /// version instead of the model library's prior. Default true.
+    /// </summary>
+    public bool CalibrateColdStart { get; set; } = true;
+
+    /// <summary>
+    /// Most labelled examples waiting to be trained on. When a collection finds more (training is slower than labels
+    /// arrive), it sheds the oldest requests beyond the bound, counts them (<c>trainer.shedExamples</c> in
+    /// <c>/v1/stats</c>) and logs why; their served predictions still count in <c>servedNe</c>. Default 200,000.
+    /// </summary>
+    [Range(100, 100_000_000)]
+    public int MaxBacklogExamples { get; set; } = 200_000;
 
     /// <summary>How often labels that left their window are collected and trained on. Default 1 s.</summary>
     public TimeSpan CollectInterval { get; set; } = TimeSpan.FromSeconds(1);

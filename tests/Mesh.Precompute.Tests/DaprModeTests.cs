@@ -73,7 +73,8 @@ public sealed class DaprModeTests : IAsyncLifetime
             // 120 s is the default TTL; metadata values are strings on the wire.
             Assert.Equal(new Dictionary<string, string> { ["ttlInSeconds"] = "120" }, o.Metadata);
             Assert.Equal(FoundationModel.Dimension, o.Json.GetProperty("vector").GetArrayLength());
-            Assert.Equal("2026-01-05T12:00:00+00:00", o.Json.GetProperty("computedAt").GetString());
+            // As of the impression's event time (its servedAt, from a writer before occurredAt), not the clock's 12:00:00.
+            Assert.Equal("2026-01-05T11:59:59+00:00", o.Json.GetProperty("computedAt").GetString());
         });
         Assert.Equal(["u1:a1", "u1:a2"], operations.Select(o => o.Key));
         Assert.NotNull(_sidecar.StateOf(Components.PrecomputedStore, "u1:a1"));

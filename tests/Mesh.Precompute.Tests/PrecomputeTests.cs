@@ -129,6 +129,35 @@ public sealed class PrecomputeTests
     }
 
     [Fact]
+    public async Task Impressions_EventTime_FreshnessAndExpiryRunOnItNotTheClock()
+    {
+        await using var host = await StartAsync();
+        var t0 = new DateTimeOffset(2024, 3, 1, 8, 0, 0, TimeSpan.Zero); // a replayed log, years before the clock
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = Embedding(t0) });
+        await host.Broker.WaitForIdleAsync();
+        var ledger = host.Services.GetRequiredService<PrecomputeLedger>();
+        long Computed()
+        {
+            var stats = new Dictionary<string, object?>();
+            ledger.Contribute(stats);
+            return System.Text.Json.JsonSerializer.SerializeToElement(stats["precompute"]).GetProperty("computed").GetInt64();
+        }
+
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", host.Clock.GetUtcNow(), ("a1", null)) with { OccurredAt = t0 });
+        await host.Broker.WaitForIdleAsync();
+        Assert.Equal(t0, (await ReadAsync(host, "u1", "a1"))!.ComputedAt);
+
+        // 29 s of event time later (whatever the clock says) the pair is still fresh; 31 s later it is refreshed.
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", host.Clock.GetUtcNow(), ("a1", null)) with { OccurredAt = t0.AddSeconds(29) });
+        await host.Broker.WaitForIdleAsync();
+        Assert.Equal(1, Computed());
+        await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", host.Clock.GetUtcNow(), ("a1", null)) with { OccurredAt = t0.AddSeconds(31) });
+        await host.Broker.WaitForIdleAsync();
+        Assert.Equal(2, Computed());
+        Assert.Equal(t0.AddSeconds(31), ledger.Latest);
+    }
+
+    [Fact]
     public void Ledger_ClaimWhileAnotherComputes_GetsNothingUntilTheWriteEnds()
     {
         var ledger = new PrecomputeLedger();

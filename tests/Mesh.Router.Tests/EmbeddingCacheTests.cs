@@ -85,6 +85,25 @@ public sealed class EmbeddingCacheTests
     }
 
     [Fact]
+    public async Task Get_EventTime_DirectTtlRunsOnEventTimeNotTheClock()
+    {
+        var t0 = new DateTimeOffset(2024, 3, 1, 8, 0, 0, TimeSpan.Zero);
+        await _store.Inner.SaveAsync(Components.EmbeddingStore, "u", new UserEmbedding { Vector = [1f], ModelVersion = 1, ComputedAt = t0.AddSeconds(-2) });
+        var fromStore = await _cache.GetAsync("u", t0, CancellationToken.None);
+        await SaveAsync("u", 2);
+
+        _clock.Advance(TimeSpan.FromHours(1)); // wall time passes; the log's time does not
+        var direct = await _cache.GetAsync("u", t0.AddSeconds(29), CancellationToken.None);
+        var expired = await _cache.GetAsync("u", t0.AddSeconds(31), CancellationToken.None);
+
+        Assert.Equal((EmbeddingSource.Store, 2000.0), (fromStore.Source, fromStore.AgeMs));
+        Assert.Equal((EmbeddingSource.DirectCache, 31_000.0), (direct.Source, direct.AgeMs));
+        Assert.Equal(EmbeddingSource.Store, expired.Source);
+        Assert.Equal([2f], expired.Vector);
+        Assert.Equal(t0.AddSeconds(31), _cache.LatestRead);
+    }
+
+    [Fact]
     public async Task Get_StoreFailing_ServesFailover()
     {
         await SaveAsync("u", 1);

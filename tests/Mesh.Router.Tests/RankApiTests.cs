@@ -214,6 +214,53 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
         Assert.Contains(_app.Published<FeedbackReceived>(), f => f.ImpressionId == "r1-0" && f.Kind == FeedbackKind.Click);
     }
 
+    [Theory]
+    [InlineData("noClick", FeedbackKind.NoClick)]
+    [InlineData("conversion", FeedbackKind.Conversion)]
+    public async Task Feedback_ExplicitKind_PublishedWithItsKindAndTime(string kind, FeedbackKind expected)
+    {
+        var json = $$"""{"impressionId":"r2-{{kind}}","userId":"u","adId":"a","kind":"{{kind}}","occurredAt":"2024-03-01T08:00:05+00:00"}""";
+        var response = await _client.PostAsync("/v1/feedback", Json(json));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await _app.Broker.WaitForIdleAsync();
+        var f = _app.Published<FeedbackReceived>().Single(f => f.ImpressionId == $"r2-{kind}");
+        Assert.Equal((expected, new DateTimeOffset(2024, 3, 1, 8, 0, 5, TimeSpan.Zero)), (f.Kind, f.OccurredAt));
+    }
+
+    [Theory]
+    [InlineData("""{"impressionId":"i","userId":"u","adId":"a","kind":"skip"}""")]
+    [InlineData("""{"impressionId":"i","userId":"u","adId":"a","kind":7}""")]
+    public async Task Feedback_UnknownKind_Returns400NamingKind(string json)
+    {
+        var errors = await PostInvalidAsync("/v1/feedback", Json(json));
+
+        Assert.True(errors.TryGetProperty("kind", out _), errors.ToString());
+    }
+
+    [Fact]
+    public async Task Rank_WithEventTime_ImpressionsCarryItBesideTheRoutersClock()
+    {
+        var occurredAt = new DateTimeOffset(2024, 3, 1, 8, 0, 0, TimeSpan.Zero);
+        var response = await _client.PostAsJsonAsync("/v1/rank", new RankRequest { UserId = "u-replay", Candidates = [new Candidate { AdId = "a" }], OccurredAt = occurredAt }, MeshJson.Options);
+        var body = (await response.Content.ReadFromJsonAsync<RankResponse>(MeshJson.Options))!;
+        await WaitForImpressionsAsync(body.RequestId);
+
+        var served = _app.Published<ImpressionsServed>().Single(e => e.RequestId == body.RequestId);
+        Assert.Equal((occurredAt, _app.Clock.GetUtcNow(), 3), (served.OccurredAt, served.ServedAt, served.SchemaVersion));
+    }
+
+    [Fact]
+    public async Task Rank_WithoutEventTime_OccurredAtIsServedAt()
+    {
+        var response = await _client.PostAsJsonAsync("/v1/rank", new RankRequest { UserId = "u-live", Candidates = [new Candidate { AdId = "a" }] }, MeshJson.Options);
+        var body = (await response.Content.ReadFromJsonAsync<RankResponse>(MeshJson.Options))!;
+        await WaitForImpressionsAsync(body.RequestId);
+
+        var served = _app.Published<ImpressionsServed>().Single(e => e.RequestId == body.RequestId);
+        Assert.Equal(served.ServedAt, served.OccurredAt);
+    }
+
     [Fact]
     public async Task Feedback_MissingImpression_Returns400()
     {

@@ -32,6 +32,7 @@ public sealed class DaprModeTests : IAsyncLifetime
             _sidecar.Configure(b);
             // Two windows of ten labelled impressions; the tests collect themselves instead of the hourly loop.
             b.UseSetting("Trainer:ValidationWindow", "10");
+            b.UseSetting("Trainer:FirstPublishExamples", "10");
             b.UseSetting("Trainer:LabelWindow", "00:00:10");
             b.UseSetting("Trainer:CollectInterval", "1.00:00:00");
             b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(_clock));

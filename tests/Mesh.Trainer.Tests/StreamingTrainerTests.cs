@@ -25,6 +25,10 @@ public sealed class StreamingTrainerTests
             // The library's defaults suit a million-impression pass; these streams are a few hundred impressions long.
             o.DenseLearningRate = 1e-3;
             o.SparseLearningRate = 0.3;
+
+            // These tests pin the gate, the averaging and the cadence by examples; cold start has tests of its own.
+            o.FirstPublishExamples = Window;
+            o.CalibrateColdStart = false;
             configure?.Invoke(o);
         });
         b.AddTrainer();
@@ -176,7 +180,8 @@ public sealed class StreamingTrainerTests
         var served = RankingModel.FromCheckpoint(stored.Checkpoint);
 
         // The same labelled requests, trained the same way (steps of 10 requests), averaged beside the training.
-        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(options));
+        var clock = TestClock.Create();
+        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(options), clock);
         foreach (var e in events)
         {
             if (e is ImpressionsServed impressions)
@@ -189,7 +194,8 @@ public sealed class StreamingTrainerTests
             }
         }
 
-        var requests = joiner.CollectLabelled(host.Clock.GetUtcNow());
+        clock.Advance(options.LabelWindow); // silent for a window: the idle flush closes the last ones
+        var requests = joiner.CollectLabelled();
         var model = RankingModel.CreateInitial();
         var average = RankingModel.CreateInitial();
         var trainer = RankingTrainer.For(model, new TrainingSettings { DenseLearningRate = 1e-3f, SparseLearningRate = 0.3f, GemmThreads = 1 });
@@ -217,6 +223,75 @@ public sealed class StreamingTrainerTests
         Assert.Equal(1.0, stats.GetProperty("baseRateNe").GetDouble());
         // Served a flat 0.04 while the true rate is about 10%: worse than the base rate.
         Assert.True(stats.GetProperty("servedNe").GetDouble() > 1.0);
+    }
+
+    [Fact]
+    public async Task ColdStart_HighClickRate_FirstVersionEarlyAndAtTheObservedRate()
+    {
+        await using var host = await StartAsync(o => (o.FirstPublishExamples, o.CalibrateColdStart) = (400, true));
+
+        // About 66% of impressions clicked, against the library prior's 4%.
+        await FeedAsync(host, 60, new Random(6), hotRate: 0.8, coldRate: 0.6);
+
+        var first = host.Services.GetRequiredService<EventRecorder<ModelPublished>>().All[0];
+        Assert.Equal((1, 400), (first.Version, first.TrainedExamples));
+        Assert.True(first.ValidationNe < first.PreviousNe - 0.3, $"NE {first.ValidationNe} vs {first.PreviousNe}");
+        var checkpoint = (await host.State.GetAsync<ModelCheckpoint>(Components.ModelStore, first.CheckpointKey))!.Value;
+        var scores = RankingModel.FromCheckpoint(checkpoint.Checkpoint).Score(Tiers.Large, new RankingInput
+        {
+            UserId = "someone-else",
+            Context = new RankContext(),
+            At = host.Clock.GetUtcNow(),
+            UserEmbedding = [],
+            Ads = [new AdInput("new-hot", "hot"), new AdInput("new-cold", "cold")],
+        }).Scores;
+        Assert.All(scores, p => Assert.InRange(p, 0.5, 0.85));
+    }
+
+    [Fact]
+    public async Task Cadence_EventTimeSpan_WindowDecidesBeforeItsExampleCount()
+    {
+        // Requests 0.1 s apart in event time, 10 per batch: a window decides once its examples span 10 s, at the
+        // batches ending with requests 109 (10.8 s after the first) and 209, long before 100,000 examples.
+        await using var host = await StartAsync(o =>
+        {
+            (o.ValidationWindow, o.FirstPublishExamples, o.ValidationWindowTime, o.MinValidationExamples) = (100_000, 100_000, TimeSpan.FromSeconds(10), 100);
+            o.BatchRequests = 10;
+        });
+
+        await FeedAsync(host, 300, new Random(2));
+
+        var trainer = Stats(host).GetProperty("trainer");
+        Assert.Equal(2, trainer.GetProperty("windows").GetInt64());
+        Assert.Equal(3000, trainer.GetProperty("trainedExamples").GetInt64());
+    }
+
+    [Fact]
+    public async Task Collect_BacklogOverTheBound_ShedsTheOldestCounted()
+    {
+        await using var host = await StartAsync(o => o.MaxBacklogExamples = 1000);
+
+        await FeedAsync(host, 300, new Random(2)); // one collection of 3,000 labelled examples
+
+        var stats = Stats(host);
+        var trainer = stats.GetProperty("trainer");
+        Assert.Equal((2000, 1000), (trainer.GetProperty("shedExamples").GetInt64(), trainer.GetProperty("trainedExamples").GetInt64()));
+        Assert.Equal(3000, stats.GetProperty("labelledImpressions").GetInt64()); // still counted as served
+    }
+
+    [Theory]
+    [InlineData(0.04, 0.66)]
+    [InlineData(0.9, 0.1)]
+    [InlineData(0.3, 0.3)]
+    public void LogitShift_AnyPredictions_MeanMatchesTheRate(double prior, double rate)
+    {
+        var random = new Random(7);
+        var predictions = Enumerable.Range(0, 200).Select(_ => (float)Math.Clamp(prior * (0.5 + random.NextDouble()), 1e-4, 1 - 1e-4)).ToArray();
+
+        var shift = StreamingTrainer.LogitShift(predictions, rate);
+
+        var mean = predictions.Average(p => 1 / (1 + Math.Exp(-(Math.Log(p / (1 - p)) + shift))));
+        Assert.Equal(rate, mean, 4);
     }
 
     [Fact]

@@ -61,6 +61,8 @@ public sealed class Dhen : RankingNetwork
 
     public override JsonObject Config => Settings.ToJson();
 
+    public override IEnumerable<Parameter> OutputBiases => _heads.Select(h => h.Bias!);
+
     /// <summary>Number of layers, and of exit heads.</summary>
     public int Depth => _layers.Length;
 

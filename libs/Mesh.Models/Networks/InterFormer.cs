@@ -78,6 +78,8 @@ public sealed class InterFormer : RankingNetwork
 
     public override string Architecture => "interformer";
 
+    public override IEnumerable<Parameter> OutputBiases => [_head.Layers[^1].Bias!];
+
     public override JsonObject Config => Settings.ToJson();
 
     public override NetworkCost Cost

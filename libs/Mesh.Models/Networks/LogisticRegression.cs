@@ -37,6 +37,8 @@ public sealed class LogisticRegression : RankingNetwork
 
     public override string Architecture => "logistic";
 
+    public override IEnumerable<Parameter> OutputBiases => [_bias];
+
     public override JsonObject Config => [];
 
     public override NetworkCost Cost => new(2 * 3, 2 * (4 + FeatureSpace.SequenceLength));

@@ -26,6 +26,26 @@ public abstract class RankingNetwork(string name) : Module(name)
     /// </summary>
     public abstract IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user);
 
+    /// <summary>
+    /// The bias of every prediction head (the final one and any exit heads): each adds straight to its head's logit, so
+    /// adding a constant to them shifts every prediction's logit by it (<see cref="ShiftOutputs"/>). Empty for a
+    /// network without such a bias.
+    /// </summary>
+    public virtual IEnumerable<Parameter> OutputBiases => [];
+
+    /// <summary>
+    /// Adds <paramref name="logit"/> to every head's bias (<see cref="OutputBiases"/>): the whole network's predictions
+    /// move by that much on the logit scale, their ranking unchanged. The trainer's cold start calibrates with it.
+    /// </summary>
+    public void ShiftOutputs(float logit)
+    {
+        foreach (var bias in OutputBiases)
+        {
+            var span = bias.Value.Span;
+            System.Numerics.Tensors.TensorPrimitives.Add(span, logit, span);
+        }
+    }
+
     /// <summary>Final-head click probabilities into <paramref name="scores"/> (N), on the calling thread's inference graph.</summary>
     public virtual void Score(RankingBatch batch, Tensor user, Span<float> scores, Graph g)
     {

@@ -14,7 +14,7 @@ public sealed class ImpressionsHandler(ActiveUsers users, PrecomputeLedger ledge
         }
 
         users.RecordServed(data.UserId, data.Items.Select(i => (i.AdId, i.Category)));
-        await precomputer.PrecomputeForAsync(data.UserId, cancellationToken);
+        await precomputer.PrecomputeForAsync(data.UserId, data.OccurredAt ?? data.ServedAt, cancellationToken);
         return DeliveryOutcome.Success;
     }
 }
@@ -24,7 +24,7 @@ public sealed class UserActedHandler(Precomputer precomputer) : IEventHandler<Us
 {
     public async Task<DeliveryOutcome> HandleAsync(UserActed data, EventContext context, CancellationToken cancellationToken)
     {
-        await precomputer.PrecomputeForAsync(data.UserId, cancellationToken);
+        await precomputer.PrecomputeForAsync(data.UserId, data.OccurredAt, cancellationToken);
         return DeliveryOutcome.Success;
     }
 }
@@ -35,12 +35,16 @@ public sealed class EmbeddingUpdatedHandler(ActiveUsers users, Precomputer preco
     public async Task<DeliveryOutcome> HandleAsync(UserEmbeddingUpdated data, EventContext context, CancellationToken cancellationToken)
     {
         users.RecordEmbedding(data.UserId, data.Embedding);
-        await precomputer.PrecomputeForAsync(data.UserId, cancellationToken);
+        await precomputer.PrecomputeForAsync(data.UserId, data.Embedding.ComputedAt, cancellationToken);
         return DeliveryOutcome.Success;
     }
 }
 
-/// <summary>Counts expired representations as used or wasted, every <see cref="PrecomputeOptions.SweepInterval"/>.</summary>
+/// <summary>
+/// Counts expired representations as used or wasted, every <see cref="PrecomputeOptions.SweepInterval"/> of the clock,
+/// expiring them against the newest instant precompute worked at (<see cref="PrecomputeLedger.Latest"/>: event time in
+/// a replay), not against the clock.
+/// </summary>
 public sealed class LedgerSweeper(PrecomputeLedger ledger, Microsoft.Extensions.Options.IOptions<PrecomputeOptions> options, TimeProvider clock) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -50,7 +54,7 @@ public sealed class LedgerSweeper(PrecomputeLedger ledger, Microsoft.Extensions.
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                ledger.Sweep(clock.GetUtcNow());
+                ledger.Sweep(ledger.Latest ?? clock.GetUtcNow());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -15,6 +15,31 @@ public sealed class PrecomputeLedger : IStatsContributor
     private long _used;
     private long _expiredUsed;
     private long _expiredUnused;
+    private DateTimeOffset? _latest;
+
+    /// <summary>The newest instant (event time, else clock) precompute worked at; null before any work.</summary>
+    public DateTimeOffset? Latest
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _latest;
+            }
+        }
+    }
+
+    /// <summary>Moves <see cref="Latest"/> forward to <paramref name="now"/>; an older instant changes nothing.</summary>
+    public void Observe(DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            if (_latest is null || now > _latest)
+            {
+                _latest = now;
+            }
+        }
+    }
 
     /// <summary>
     /// Claims the keys to compute from the embedding of <paramref name="embeddingTime"/>: those not computed from it

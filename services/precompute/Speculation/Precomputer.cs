@@ -6,9 +6,18 @@ using Microsoft.Extensions.Options;
 namespace Mesh.Precompute.Speculation;
 
 /// <summary>Computes and stores the foundation representations of the pairs the speculator predicts for a user.</summary>
+/// <remarks>
+/// Freshness (<see cref="PrecomputeOptions.RefreshAfter"/>) and the ledger's expiry (<see cref="PrecomputeOptions.RepresentationTimeToLive"/>)
+/// run on the event time of what triggered the work (the impression's or user event's <c>occurredAt</c>, the embedding's
+/// <see cref="UserEmbedding.ComputedAt"/>) when it carries one, else on the clock, so a replayed log precomputes the same
+/// pairs at any speed. The store's own TTL stays on the clock: it only bounds storage.
+/// </remarks>
 public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, IStateStore state, IOptions<PrecomputeOptions> options, TimeProvider clock)
 {
-    public async Task PrecomputeForAsync(string userId, CancellationToken cancellationToken)
+    public Task PrecomputeForAsync(string userId, CancellationToken cancellationToken) => PrecomputeForAsync(userId, null, cancellationToken);
+
+    /// <summary>Precomputes the user's predicted pairs as of <paramref name="at"/> (event time; the clock's now when null).</summary>
+    public async Task PrecomputeForAsync(string userId, DateTimeOffset? at, CancellationToken cancellationToken)
     {
         var (ads, embedding) = users.Predict(userId);
         if (ads.Count == 0)
@@ -24,7 +33,8 @@ public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, ISta
         }
 
         var o = options.Value;
-        var now = clock.GetUtcNow();
+        var now = at ?? clock.GetUtcNow();
+        ledger.Observe(now);
         var adsByKey = ads.ToDictionary(a => StateKeys.Precomputed(userId, a.AdId), a => (a.AdId, a.Category), StringComparer.Ordinal);
         var claimed = ledger.Claim(adsByKey.Keys, embedding.ComputedAt, now - o.RefreshAfter);
         if (claimed.Count == 0)

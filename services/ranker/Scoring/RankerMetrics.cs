@@ -4,7 +4,7 @@ using Mesh.Serving;
 namespace Mesh.Ranker.Scoring;
 
 /// <summary>The ranker's counters, reported under <c>ranker</c> in <c>/v1/stats</c>.</summary>
-public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
+public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) : IStatsContributor
 {
     private long _requests;
     private long _scoredSmall;
@@ -48,6 +48,7 @@ public sealed class RankerMetrics(ServingModel serving) : IStatsContributor
         {
             requests = Interlocked.Read(ref _requests),
             modelVersion = serving.Version,
+            lag = lag?.Snapshot(),
             devices = serving.Targets.Select(t => new { target = t.Configured, running = t.Running.ToString(), fallback = t.FallbackReason }).ToArray(),
             modelLoads = serving.Loads,
             scoredSmall = Interlocked.Read(ref _scoredSmall),

@@ -22,7 +22,7 @@ public static class RankApi
             .WithSummary("Records a user's organic activity (published to user-events).");
         api.MapPost("/feedback", FeedbackAsync)
             .Accepts<FeedbackRequest>("application/json")
-            .WithSummary("Records a click on a served impression (published to feedback).");
+            .WithSummary("Records feedback on a served impression: a click, an explicit no-click or a conversion (published to feedback).");
         return endpoints;
     }
 
@@ -51,7 +51,7 @@ public static class RankApi
         var context = request.Context ?? new RankContext();
         var candidates = request.Candidates!.Select(c => c with { Category = c.Category ?? "" }).ToList();
 
-        var embedding = await embeddings.GetAsync(userId, cancellationToken);
+        var embedding = await embeddings.GetAsync(userId, request.OccurredAt, cancellationToken);
         var embeddingMs = clock.GetElapsedTime(started).TotalMilliseconds;
         var budgetMs = request.BudgetMs ?? options.Value.DefaultBudgetMs;
         var decision = policy.Choose(candidates.Count, request.K, budgetMs - embeddingMs, request.ExitThreshold ?? options.Value.ExitThreshold);
@@ -92,11 +92,13 @@ public static class RankApi
             Score = item.Score,
             Precomputed = item.Precomputed,
         }).ToList();
+        var servedAt = clock.GetUtcNow();
         await impressions.EnqueueAsync(new ImpressionsServed
         {
             RequestId = requestId,
             UserId = userId,
-            ServedAt = clock.GetUtcNow(),
+            ServedAt = servedAt,
+            OccurredAt = request.OccurredAt ?? servedAt,
             Context = context,
             ModelVersion = score.ModelVersion,
             Tier = decision.Tier,

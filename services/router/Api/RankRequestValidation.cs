@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mesh.Contracts;
 
 namespace Mesh.Router.Api;
@@ -60,6 +61,7 @@ public static class RankRequestValidation
         var errors = new Errors();
         errors.RequireId("userId", request.UserId);
         errors.RequireId("itemId", request.ItemId);
+        errors.RequireDefined("kind", request.Kind);
         return errors.Result;
     }
 
@@ -69,6 +71,7 @@ public static class RankRequestValidation
         errors.RequireId("impressionId", request.ImpressionId);
         errors.RequireId("userId", request.UserId);
         errors.RequireId("adId", request.AdId);
+        errors.RequireDefined("kind", request.Kind);
         return errors.Result;
     }
 
@@ -82,6 +85,16 @@ public static class RankRequestValidation
         {
             _errors ??= new Dictionary<string, string[]>(StringComparer.Ordinal);
             _errors[field] = _errors.TryGetValue(field, out var existing) ? [.. existing, message] : [message];
+        }
+
+        /// <summary>A name is checked by the JSON reader; a number (which it also takes for an enum) must name a member.</summary>
+        public void RequireDefined<TEnum>(string field, TEnum value)
+            where TEnum : struct, Enum
+        {
+            if (!Enum.IsDefined(value))
+            {
+                Add(field, $"{field} must be one of {string.Join(", ", Enum.GetNames<TEnum>().Select(JsonNamingPolicy.CamelCase.ConvertName))}; got {value}.");
+            }
         }
 
         /// <summary>True when <paramref name="value"/> is a usable id.</summary>

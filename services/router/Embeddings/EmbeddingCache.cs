@@ -10,6 +10,13 @@ namespace Mesh.Router.Embeddings;
 /// store entirely; the store is read with a deadline; the failover cache (long TTL) answers when the store is slow,
 /// failing or has nothing; an unknown user gets the default embedding. Every read reports which one answered.
 /// </summary>
+/// <remarks>
+/// The TTLs and the served age run on the request's event time when it gives one (<see cref="RankRequest.OccurredAt"/>),
+/// else on the clock: an entry cached by a request of event time t is fresh for requests up to t + TTL, so a replayed
+/// log hits and misses the caches the same way at any replay speed. The store's read deadline stays on the clock (it
+/// bounds real waiting), and so does the sweep's schedule, but it expires entries against the newest instant a read
+/// was made at, not against the clock.
+/// </remarks>
 public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> options, TimeProvider clock, ILogger<EmbeddingCache> logger)
 {
     /// <summary>
@@ -21,10 +28,24 @@ public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> op
     private readonly ConcurrentDictionary<string, Cached> _direct = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Cached> _failover = new(StringComparer.Ordinal);
 
-    public async Task<ServedEmbedding> GetAsync(string userId, CancellationToken cancellationToken)
+    private long _latestReadTicks = DateTimeOffset.MinValue.UtcTicks;
+
+    /// <summary>The newest instant (event time, else clock) the cache was read at; null before the first read.</summary>
+    public DateTimeOffset? LatestRead => Interlocked.Read(ref _latestReadTicks) is var t && t == DateTimeOffset.MinValue.UtcTicks ? null : new DateTimeOffset(t, TimeSpan.Zero);
+
+    public Task<ServedEmbedding> GetAsync(string userId, CancellationToken cancellationToken) => GetAsync(userId, null, cancellationToken);
+
+    /// <summary>The user's embedding as of <paramref name="at"/> (the request's event time; the clock's now when null).</summary>
+    public async Task<ServedEmbedding> GetAsync(string userId, DateTimeOffset? at, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var now = clock.GetUtcNow();
+        var now = at ?? clock.GetUtcNow();
+        for (var seen = Interlocked.Read(ref _latestReadTicks); now.UtcTicks > seen;)
+        {
+            var was = Interlocked.CompareExchange(ref _latestReadTicks, now.UtcTicks, seen);
+            seen = was == seen ? now.UtcTicks : was;
+        }
+
         if (_direct.TryGetValue(userId, out var direct) && now - direct.CachedAt < o.DirectCacheTtl)
         {
             return Served(direct.Embedding, EmbeddingSource.DirectCache, now);
@@ -93,7 +114,7 @@ public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> op
     private sealed record Cached(UserEmbedding Embedding, DateTimeOffset CachedAt);
 }
 
-/// <summary>Keeps ERCache bounded: sweeps it every 30 s.</summary>
+/// <summary>Keeps ERCache bounded: sweeps it every 30 s (clock), expiring on <see cref="EmbeddingCache.LatestRead"/>.</summary>
 public sealed class EmbeddingCacheSweeper(EmbeddingCache cache, TimeProvider clock) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -103,7 +124,8 @@ public sealed class EmbeddingCacheSweeper(EmbeddingCache cache, TimeProvider clo
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                cache.Sweep(clock.GetUtcNow());
+                // Entries age on the instants requests are served at (event time in a replay), not on the clock.
+                cache.Sweep(cache.LatestRead ?? clock.GetUtcNow());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

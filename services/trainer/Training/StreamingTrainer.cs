@@ -12,21 +12,41 @@ using Microsoft.Extensions.Options;
 namespace Mesh.Trainer.Training;
 
 /// <summary>
-/// The trainer's loop. Every <see cref="TrainerOptions.CollectInterval"/> it takes the requests whose label window
-/// closed, in time order, and trains the model (user tower and both tiers, end to end) on them in mini-batches of up
-/// to <see cref="TrainerOptions.BatchRequests"/> requests. Each step first predicts its batch, then learns from it, so
-/// every prediction is on data the model has not seen (progressive validation); the version serving predicts the same
-/// batches. What is judged and published is the weights' running average (<see cref="TrainerOptions.WeightAverageDecay"/>),
-/// whose level of prediction holds steadier from step to step than the raw weights'. Every
-/// <see cref="TrainerOptions.ValidationWindow"/> examples the window decides: the average is published when its
-/// large-tier NE on the window is not worse than the serving version's. A window predicted by serving's own
-/// weights only (the first after a start or a publish, when it is a single batch) cannot tell and publishes nothing.
-/// With <see cref="TrainerOptions.Train"/> off, the labelled requests are counted (served NE, <c>untrainedExamples</c>)
-/// and dropped: no step, no window, no publish.
+/// The trainer's loop. Every <see cref="TrainerOptions.CollectInterval"/> it takes the requests that are labelled (see
+/// <see cref="LabelJoiner"/>), in event-time order, and trains the model (user tower and both tiers, end to end) on them
+/// in mini-batches of up to <see cref="TrainerOptions.BatchRequests"/> requests. Each step first predicts its batch, then
+/// learns from it, so every prediction is on data the model has not seen (progressive validation); the version serving
+/// predicts the same batches. What is judged and published is the weights' running average
+/// (<see cref="TrainerOptions.WeightAverageDecay"/>), whose level of prediction holds steadier from step to step than the
+/// raw weights'.
 /// </summary>
 /// <remarks>
-/// The subscription handlers only queue impressions and clicks in the <see cref="LabelJoiner"/>; the steps run here, on
-/// a thread of their own per batch, so the thread pool stays free for requests and event delivery.
+/// <para>
+/// Cadence: a window decides after <see cref="TrainerOptions.ValidationWindow"/> examples, or once its examples span
+/// <see cref="TrainerOptions.ValidationWindowTime"/> of event time and number at least
+/// <see cref="TrainerOptions.MinValidationExamples"/>, whichever first (the first window of a trainer that never
+/// published: after <see cref="TrainerOptions.FirstPublishExamples"/>). The average is published when its large-tier
+/// NE on the window is not worse than the serving version's on the same examples. A window predicted by serving's own
+/// weights only (the first after a start or a publish, when it is a single batch) cannot tell and publishes nothing.
+/// </para>
+/// <para>
+/// Cold start (<see cref="TrainerOptions.CalibrateColdStart"/>): until the first publish, each batch is predicted only
+/// after the head biases were shifted so that the mean prediction matches the click rate of the labels trained on
+/// before it. The calibration is part of the learner and uses no label of the batch it predicts, so the window's
+/// predictions stay progressive, and the gate compares like with like: a version whose only merit is the base rate of
+/// this traffic beats an uncalibrated version 0 on exactly the examples both predicted, and is published; one that is
+/// worse than version 0 is not. Version 0 itself (the model library's prior, about 4%) is what serving uses until then.
+/// </para>
+/// <para>
+/// Shedding: a collection that finds more than <see cref="TrainerOptions.MaxBacklogExamples"/> labelled examples
+/// waiting sheds the oldest beyond it (counted and logged), so a trainer slower than the traffic trains on the newest.
+/// With <see cref="TrainerOptions.Train"/> off, the labelled requests are counted (served NE, <c>untrainedExamples</c>)
+/// and dropped: no step, no window, no publish.
+/// </para>
+/// <para>
+/// The subscription handlers only queue impressions and feedback in the <see cref="LabelJoiner"/>; the steps run here,
+/// on a thread of their own per batch, so the thread pool stays free for requests and event delivery.
+/// </para>
 /// </remarks>
 public sealed class StreamingTrainer(
     LabelJoiner joiner,
@@ -53,6 +73,14 @@ public sealed class StreamingTrainer(
     private double _lastCandidateNe = double.NaN;
     private double _lastServingNe = double.NaN;
     private double _lastSmallNe = double.NaN;
+    private long _shedExamples;
+    private long _observedExamples; // labels trained on by this process, for the cold-start rate
+    private double _observedClicks;
+    private DateTimeOffset? _windowStart; // event time of the last example before the current window
+    private DateTimeOffset? _newestTrained; // newest event time trained on
+    private long _publishedExamples;
+    private DateTimeOffset? _publishedAt;
+    private DateTimeOffset? _publishedEventTime;
 
     /// <summary>Version of the last model this trainer published (or resumed from).</summary>
     public long PublishedVersion => Interlocked.Read(ref _publishedVersion);
@@ -111,7 +139,7 @@ public sealed class StreamingTrainer(
 
     private async Task CollectDueAsync(CancellationToken cancellationToken)
     {
-        var due = joiner.CollectLabelled(clock.GetUtcNow());
+        var due = joiner.CollectLabelled();
         lock (_statsLock)
         {
             foreach (var request in due)
@@ -133,12 +161,17 @@ public sealed class StreamingTrainer(
 
         // What a failed publish leaves untrained waits here for the next collection.
         _backlog.AddRange(due);
+        Shed(o.MaxBacklogExamples);
         while (_backlog.Count > 0)
         {
-            // A batch ends where the window fills, so that each window holds what it says.
-            var room = o.ValidationWindow - _window.Examples;
+            // A batch ends where the window fills, so that each window holds what it says; in a fresh trainer's first
+            // window, batches of a quarter of it, so that calibration has labels before most of its predictions.
+            var fresh = PublishedVersion == 0;
+            var target = fresh ? o.FirstPublishExamples : o.ValidationWindow;
+            var room = target - _window.Examples;
+            var cap = fresh && o.CalibrateColdStart ? Math.Max(1, o.FirstPublishExamples / 4) : int.MaxValue;
             int take = 0, examples = 0;
-            while (take < _backlog.Count && take < o.BatchRequests && examples < room)
+            while (take < _backlog.Count && take < o.BatchRequests && examples < room && examples < cap)
             {
                 examples += _backlog[take++].Count;
             }
@@ -146,11 +179,35 @@ public sealed class StreamingTrainer(
             var batch = _backlog.GetRange(0, take);
             _backlog.RemoveRange(0, take);
             await RunOffPoolAsync(() => Step(batch));
-            if (_window.Examples >= o.ValidationWindow)
+            var span = _newestTrained - _windowStart ?? TimeSpan.Zero;
+            if (_window.Examples >= target || (_window.Examples >= o.MinValidationExamples && span >= o.ValidationWindowTime))
             {
                 await CloseWindowAsync(cancellationToken);
             }
         }
+    }
+
+    /// <summary>Drops the oldest waiting requests beyond <paramref name="max"/> examples, counted and logged.</summary>
+    private void Shed(int max)
+    {
+        var waiting = _backlog.Sum(r => (long)r.Count);
+        if (waiting <= max)
+        {
+            return;
+        }
+
+        long shed = 0;
+        var requests = 0;
+        while (requests < _backlog.Count && waiting - shed > max)
+        {
+            shed += _backlog[requests++].Count;
+        }
+
+        _backlog.RemoveRange(0, requests);
+        Interlocked.Add(ref _shedExamples, shed);
+        logger.LogWarning(
+            "Training is slower than labels arrive: {Waiting} labelled examples waiting, over MaxBacklogExamples {Max}; shed the oldest {Shed} ({Requests} requests) untrained",
+            waiting, max, shed, requests);
     }
 
     /// <summary>Predicts the batch with the serving version and the model being trained, then trains on it.</summary>
@@ -166,8 +223,13 @@ public sealed class StreamingTrainer(
 
         var encoded = RankingBatch.Create([.. batch.Select(r => r.Input)], labels);
         var serving = Predict(_serving, encoded, Tiers.Large)[0];
-        var informative = _differsFromServing;
         var learner = _learner;
+        if (options.Value.CalibrateColdStart && PublishedVersion == 0 && Calibrate(learner, encoded))
+        {
+            _differsFromServing = true;
+        }
+
+        var informative = _differsFromServing;
         float[] large;
         float[]? small;
         if (learner.Averaging is { } averaging)
@@ -187,6 +249,91 @@ public sealed class StreamingTrainer(
         _differsFromServing = true;
         _window.Add(large, small, serving, labels, informative);
         Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
+        _observedExamples += labels.Length;
+        _observedClicks += System.Numerics.Tensors.TensorPrimitives.Sum(labels);
+        var oldest = batch.Min(r => r.OccurredAt);
+        var newest = batch.Max(r => r.OccurredAt);
+        lock (_statsLock)
+        {
+            _windowStart ??= oldest;
+            _newestTrained = _newestTrained is { } before && before > newest ? before : newest;
+        }
+    }
+
+    /// <summary>
+    /// Shifts each tier's head biases, in the published weights and the weights being trained alike, so that the
+    /// published weights' mean prediction on <paramref name="batch"/> is the click rate observed so far (earlier batches'
+    /// labels, with a Jeffreys prior: half a click in one example). Nothing before the first label. True when it moved.
+    /// </summary>
+    private bool Calibrate(Learner learner, RankingBatch batch)
+    {
+        if (_observedExamples == 0)
+        {
+            return false;
+        }
+
+        var rate = (_observedClicks + 0.5) / (_observedExamples + 1.0);
+        var tiers = learner.Published.Tiers.Keys.ToArray();
+        var predictions = Predict(learner.Published, batch, tiers);
+        var moved = false;
+        for (var i = 0; i < tiers.Length; i++)
+        {
+            var shift = LogitShift(predictions[i], rate);
+            if (shift == 0)
+            {
+                continue;
+            }
+
+            learner.Published.Tier(tiers[i]).ShiftOutputs(shift);
+            if (!ReferenceEquals(learner.Model, learner.Published))
+            {
+                learner.Model.Tier(tiers[i]).ShiftOutputs(shift);
+            }
+
+            moved = true;
+        }
+
+        return moved;
+    }
+
+    /// <summary>
+    /// The logit shift d that makes the mean of sigmoid(logit(p_i) + d) equal <paramref name="rate"/>: Newton's method on
+    /// a function increasing in d, each step bounded to 4 logits, until a step is under 1e-6.
+    /// </summary>
+    public static float LogitShift(ReadOnlySpan<float> predictions, double rate)
+    {
+        if (predictions.IsEmpty)
+        {
+            return 0;
+        }
+
+        var logits = new double[predictions.Length];
+        for (var i = 0; i < logits.Length; i++)
+        {
+            var p = Math.Clamp(predictions[i], 1e-7, 1 - 1e-7);
+            logits[i] = Math.Log(p / (1 - p));
+        }
+
+        var shift = 0.0;
+        for (var iteration = 0; iteration < 50; iteration++)
+        {
+            double mean = 0, slope = 0;
+            foreach (var z in logits)
+            {
+                var q = 1 / (1 + Math.Exp(-(z + shift)));
+                mean += q;
+                slope += q * (1 - q);
+            }
+
+            var step = Math.Clamp((rate - (mean / logits.Length)) / Math.Max(slope / logits.Length, 1e-9), -4, 4);
+            shift += step;
+            if (Math.Abs(step) < 1e-6)
+            {
+                break;
+            }
+        }
+
+        return (float)shift;
     }
 
     /// <summary>The click probabilities of each of <paramref name="tiers"/>, from one pass of the model's own user tower.</summary>
@@ -210,6 +357,7 @@ public sealed class StreamingTrainer(
     {
         var window = _window;
         _window = new ValidationWindow();
+        _windowStart = _newestTrained;
         Interlocked.Increment(ref _windows);
         var candidateNe = window.Candidate.NormalizedEntropy;
         var servingNe = window.Serving.NormalizedEntropy;
@@ -283,6 +431,11 @@ public sealed class StreamingTrainer(
 
         // The serving version's weights are a frozen copy: the weights being trained move on.
         _serving = await RunOffPoolAsync(() => Freeze(model, _serving, checkpoint));
+        lock (_statsLock)
+        {
+            (_publishedExamples, _publishedAt, _publishedEventTime) = (examples, now, _newestTrained);
+        }
+
         Interlocked.Exchange(ref _publishedVersion, version);
         _differsFromServing = false;
         logger.LogInformation("Published ranking model v{Version}: NE {Ne:F4} vs {PreviousNe:F4} serving, {Examples} examples", version, validationNe, previousNe, examples);
@@ -311,6 +464,11 @@ public sealed class StreamingTrainer(
             _learner = Learner.Start(model, average, options.Value);
             Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
             _serving = serving;
+            lock (_statsLock)
+            {
+                (_publishedExamples, _publishedAt) = (stored.Value.TrainedExamples, stored.Value.CreatedAt);
+            }
+
             Interlocked.Exchange(ref _publishedVersion, model.Version);
             logger.LogInformation("Resumed training from model v{Version}", model.Version);
         }
@@ -369,7 +527,19 @@ public sealed class StreamingTrainer(
                 lastSmallNe = Finite(_lastSmallNe),
                 pendingLabels = joiner.PendingCount,
                 lateClicks = joiner.LateClicks,
+                explicitNegatives = joiner.ExplicitNegatives,
+                conversions = joiner.Conversions,
                 clicks = (long)Math.Round(_served.BaseRate * _served.Weight),
+                shedExamples = Interlocked.Read(ref _shedExamples),
+                watermark = joiner.Watermark == DateTimeOffset.MinValue ? (DateTimeOffset?)null : joiner.Watermark,
+                calibrating = options.Value.CalibrateColdStart && PublishedVersion == 0,
+                // How far the weights being trained are ahead of the last version published: slow publishing shows here.
+                sincePublish = new
+                {
+                    examples = Interlocked.Read(ref _trainedExamples) - _publishedExamples,
+                    seconds = _publishedAt is { } at ? Math.Round((clock.GetUtcNow() - at).TotalSeconds, 3) : (double?)null,
+                    eventSeconds = _newestTrained - _publishedEventTime is { } behind ? Math.Round(behind.TotalSeconds, 3) : (double?)null,
+                },
             };
         }
     }

@@ -92,14 +92,18 @@ public sealed class UserActor : Actor, IUserActor, IRemindable
             await RegisterReminderAsync(ExpireReminder, null, _options.ActivityTimeToLive, _options.ActivityTimeToLive);
         }
 
-        // The tower reads ages as of now; the trainer recomputes it as of the same instant (servedAt - ageMs).
+        // The tower reads ages on event time, as of the newest event in the log (the clock's now for live events, which
+        // the router stamps on arrival), so a replayed log gets the same vectors at any speed. The router measures the
+        // served age on the request's event time, and the trainer recomputes the vector as of the same instant
+        // (occurredAt - ageMs).
         using var model = _serving.Acquire();
+        var asOf = history[^1].OccurredAt;
         List<RecentEvent> recent = [.. history.TakeLast(FeatureSpace.SequenceLength).Select(e => new RecentEvent { Category = e.Category, Kind = e.Kind, OccurredAt = e.OccurredAt })];
         var embedding = new UserEmbedding
         {
-            Vector = model.Model.EmbedUser(data.UserId, recent, now),
+            Vector = model.Model.EmbedUser(data.UserId, recent, asOf),
             ModelVersion = model.Version,
-            ComputedAt = now,
+            ComputedAt = asOf,
             EventCount = recent.Count,
             Recent = recent,
         };
