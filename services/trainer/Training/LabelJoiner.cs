@@ -95,8 +95,8 @@ public sealed class LabelJoiner(IOptions<TrainerOptions> options)
     }
 
     /// <summary>
-    /// The request as the models read it in training, from what serving logged: the candidates with the precomputed
-    /// representations the final stage used, and no user embedding, so that the trainer's own user tower computes it
+    /// The request as the models read it in training, from what serving logged: the context and candidates with the
+    /// features they were served with, the precomputed representations the final stage used, and no user embedding, so that the trainer's own user tower computes it
     /// from the logged sequence (the tower trains end to end with the tiers). The sequence's ages are taken as of when
     /// user-model computed the served vector (<c>servedAt - ageMs</c>), the instant its tower read them, so the tower
     /// sees in training what it saw when the served vector was made.
@@ -111,7 +111,7 @@ public sealed class LabelJoiner(IOptions<TrainerOptions> options)
             At = served.ServedAt - TimeSpan.FromMilliseconds(double.IsFinite(ageMs) ? Math.Max(0, ageMs) : 0),
             Recent = served.Embedding.Recent ?? [],
             UserEmbedding = null,
-            Ads = [.. items.Select(i => new AdInput(i.AdId, i.Category, i.Precomputed))],
+            Ads = [.. items.Select(i => new AdInput(i.AdId, i.Category, i.Precomputed, i.Features))],
         };
     }
 
