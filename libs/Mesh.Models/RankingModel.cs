@@ -10,15 +10,17 @@ namespace Mesh.Models;
 /// <summary>
 /// One published version of the ranking model: the user tower (which user-model runs) and one network per tier (which
 /// the ranker runs). A loaded instance is only read, so any number of threads may score with it while a newer version
-/// loads beside it.
+/// loads beside it. The model carries its <see cref="Features"/>: the configured features its tiers read, written into
+/// its checkpoints, so a version encodes what it was trained with whatever the configuration says later.
 /// </summary>
 public sealed class RankingModel
 {
     /// <summary>The architecture name in the checkpoint header.</summary>
     public const string Architecture = "mesh-ranking";
 
-    private RankingModel(UserTower userTower, IReadOnlyDictionary<string, RankingNetwork> tiers, long version, long trainedExamples, IReadOnlyDictionary<string, double> metrics)
+    private RankingModel(UserTower userTower, IReadOnlyDictionary<string, RankingNetwork> tiers, long version, long trainedExamples, IReadOnlyDictionary<string, double> metrics, FeatureSchema features)
     {
+        Features = features;
         UserTower = userTower;
         Tiers = tiers;
         Version = version;
@@ -27,6 +29,12 @@ public sealed class RankingModel
     }
 
     public UserTower UserTower { get; }
+
+    /// <summary>
+    /// The configured features every tier reads (context ones per request, candidate ones per ad); the user tower reads
+    /// user events only. <see cref="FeatureSchema.Empty"/> for a model without configured features.
+    /// </summary>
+    public FeatureSchema Features { get; }
 
     public IReadOnlyDictionary<string, RankingNetwork> Tiers { get; }
 
@@ -41,18 +49,41 @@ public sealed class RankingModel
 
     /// <summary>
     /// Version 0, untrained: the mesh's tiers (DHEN small and large), seeded, predicting <see cref="Priors.ClickRate"/>
-    /// for everything. What serves before the trainer has published, and where the trainer starts.
+    /// for everything. What serves before the trainer has published, and where the trainer starts. Its tiers read
+    /// <paramref name="features"/> (the configured feature space; none by default).
     /// </summary>
-    public static RankingModel CreateInitial(int seed = 1)
+    public static RankingModel CreateInitial(int seed = 1, FeatureSchema? features = null)
     {
+        features ??= FeatureSchema.Empty;
         var rng = new Random(seed);
         var tiers = new Dictionary<string, RankingNetwork>
         {
-            [Contracts.Tiers.Small] = new Dhen(Contracts.Tiers.Small, DhenConfig.Small, rng),
-            [Contracts.Tiers.Large] = new Dhen(Contracts.Tiers.Large, DhenConfig.Large, rng),
+            [Contracts.Tiers.Small] = new Dhen(Contracts.Tiers.Small, DhenConfig.Small, rng, features: features),
+            [Contracts.Tiers.Large] = new Dhen(Contracts.Tiers.Large, DhenConfig.Large, rng, features: features),
         };
-        return new RankingModel(new UserTower("user", rng), tiers, 0, 0, new Dictionary<string, double>());
+        return new RankingModel(new UserTower("user", rng), tiers, 0, 0, new Dictionary<string, double>(), features);
     }
+
+    /// <summary>
+    /// A model of the given tower and tiers (tests and benchmarks that build their own networks); every tier must read
+    /// the same features, which become the model's.
+    /// </summary>
+    public static RankingModel Create(UserTower userTower, IReadOnlyDictionary<string, RankingNetwork> tiers, long version = 0, long trainedExamples = 0)
+    {
+        ArgumentNullException.ThrowIfNull(userTower);
+        ArgumentNullException.ThrowIfNull(tiers);
+        var features = tiers.Values.FirstOrDefault()?.Features ?? FeatureSchema.Empty;
+        if (tiers.Values.Any(t => !t.Features.Equals(features)))
+        {
+            throw new ArgumentException("every tier must read the same configured features", nameof(tiers));
+        }
+
+        return new RankingModel(userTower, tiers, version, trainedExamples, new Dictionary<string, double>(), features);
+    }
+
+    /// <summary>Encodes requests for this model: its configured features, and labels when given (training).</summary>
+    public RankingBatch Encode(IReadOnlyList<RankingInput> requests, ReadOnlySpan<float> labels = default) =>
+        RankingBatch.Create(requests, labels, Features);
 
     public RankingNetwork Tier(string name) =>
         Tiers.TryGetValue(name, out var tier) ? tier : throw new ArgumentException($"Unknown tier '{name}'.", nameof(name));
@@ -74,7 +105,7 @@ public sealed class RankingModel
     {
         ArgumentNullException.ThrowIfNull(request);
         var network = Tier(tier);
-        var batch = RankingBatch.Create([request]);
+        var batch = Encode([request]);
         var g = Graph.ForInference();
         g.GemmThreads = gemmThreads;
         var user = UserEmbeddings(g, batch);
@@ -102,7 +133,10 @@ public sealed class RankingModel
             : UserTower.Forward(g, batch);
     }
 
-    /// <summary>The model as a checkpoint (see <see cref="Checkpoint"/>): architecture, tiers and metrics in the header.</summary>
+    /// <summary>
+    /// The model as a checkpoint (see <see cref="Checkpoint"/>): architecture, tiers, metrics and, when there are any,
+    /// the configured features (<c>config.features</c>) in the header.
+    /// </summary>
     public byte[] ToCheckpoint(long version, long trainedExamples, IReadOnlyDictionary<string, double>? metrics = null)
     {
         var tiers = new JsonObject();
@@ -115,7 +149,9 @@ public sealed class RankingModel
         {
             Architecture = Architecture,
             Step = trainedExamples,
-            Config = new JsonObject { ["version"] = version, ["userTower"] = UserTower.Config, ["tiers"] = tiers },
+            Config = Features.IsEmpty
+                ? new JsonObject { ["version"] = version, ["userTower"] = UserTower.Config, ["tiers"] = tiers }
+                : new JsonObject { ["version"] = version, ["userTower"] = UserTower.Config, ["tiers"] = tiers, ["features"] = Features.ToJson() },
             Metrics = metrics ?? new Dictionary<string, double>(),
         };
         using var stream = new MemoryStream();
@@ -134,13 +170,14 @@ public sealed class RankingModel
         }
 
         var rng = new Random(0); // weights are overwritten by the load
+        var features = FeatureSchema.FromJson(contents.Info.Config["features"]); // absent: a model from before configured features
         var tiers = new Dictionary<string, RankingNetwork>();
         foreach (var (name, node) in tierConfigs)
         {
-            tiers[name] = NetworkFactory.Create(name, (string)node!["architecture"]!, node["config"]!.AsObject(), rng);
+            tiers[name] = NetworkFactory.Create(name, (string)node!["architecture"]!, node["config"]!.AsObject(), rng, features);
         }
 
-        var model = new RankingModel(new UserTower("user", rng), tiers, (long)contents.Info.Config["version"]!, contents.Info.Step, contents.Info.Metrics);
+        var model = new RankingModel(new UserTower("user", rng), tiers, (long)contents.Info.Config["version"]!, contents.Info.Step, contents.Info.Metrics, features);
         Checkpoint.Load(contents, Architecture, model.Parameters.Select(p => (p.Name, p.Value)));
         return model;
     }
@@ -156,11 +193,11 @@ public sealed record TierScores(float[] Scores, long CandidateLayers);
 /// <summary>Builds a network from its checkpoint description.</summary>
 public static class NetworkFactory
 {
-    public static RankingNetwork Create(string name, string architecture, JsonObject config, Random rng) => architecture switch
+    public static RankingNetwork Create(string name, string architecture, JsonObject config, Random rng, FeatureSchema? features = null) => architecture switch
     {
-        "dhen" => new Dhen(name, DhenConfig.FromJson(config), rng),
-        "interformer" => new InterFormer(name, InterFormerConfig.FromJson(config), rng),
-        "logistic" => new LogisticRegression(name, rng),
+        "dhen" => new Dhen(name, DhenConfig.FromJson(config), rng, features: features),
+        "interformer" => new InterFormer(name, InterFormerConfig.FromJson(config), rng, features: features),
+        "logistic" => new LogisticRegression(name, rng, features: features),
         _ => throw new CheckpointException($"unknown network architecture '{architecture}' for tier '{name}'"),
     };
 }

@@ -68,6 +68,17 @@ internal sealed class LayerWriter(OnnxGraph graph, IEnumerable<Parameter> parame
         return graph.Op("Mul", rows, Unsqueeze(Valid(ids), -1));
     }
 
+    /// <summary>
+    /// <c>EmbeddingTable.Bag</c> with mean pooling over fixed-size bags: ids (B, M) int32, -1 padding -> (B, dim), the
+    /// mean of the present ids' rows; a bag of padding only gives zeros.
+    /// </summary>
+    public string MeanLookup(string table, string ids)
+    {
+        var sum = graph.Op("ReduceSum", [PaddedLookup(table, ids), graph.Longs(1)], ("keepdims", 0L)); // (B, dim)
+        var count = graph.Op("Max", graph.Op("ReduceSum", [Valid(ids), graph.Longs(1)], ("keepdims", 1L)), graph.Scalar(1f)); // (B, 1)
+        return graph.Op("Div", sum, count);
+    }
+
     /// <summary>1f where the id is an event, 0f where it is padding (negative).</summary>
     public string Valid(string ids) => graph.Op("Cast", [graph.Op("GreaterOrEqual", ids, graph.IntScalar(0))], ("to", (long)DataType.Float));
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using Mesh.Contracts;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
@@ -34,9 +35,25 @@ public static class OnnxNames
     public const string SequenceKinds = "sequence_kinds";
     public const string SequenceAges = "sequence_ages";
 
+    /// <summary>The prefix of a configured feature's input: <c>feature.&lt;name&gt;</c>.</summary>
+    public const string FeaturePrefix = "feature.";
+
+    /// <summary>
+    /// Metadata key of a tier graph whose model reads configured features: the <see cref="FeatureSchema"/> as JSON,
+    /// what serving encodes batches with. Absent when there are none.
+    /// </summary>
+    public const string FeaturesMetadata = "mesh.features";
+
     // Outputs.
     public const string Logits = "logits";
     public const string Score = "score";
+
+    /// <summary>
+    /// The input of configured feature <paramref name="name"/>: categorical int32 (rows, MaxValues) bucket ids, -1
+    /// padding after a row's values; numeric float32 (rows, 2) [value, present]. Rows: requests for a context feature,
+    /// candidates for a candidate feature.
+    /// </summary>
+    public static string Feature(string name) => FeaturePrefix + name;
 }
 
 /// <summary>
@@ -125,18 +142,24 @@ public static class RankingOnnx
         {
             Dhen dhen => Dhen(w, dhen),
             InterFormer interFormer => [InterFormer(w, interFormer)],
-            LogisticRegression => [Logistic(w, network.Name)],
+            LogisticRegression => [Logistic(w, network.Name, network.Features)],
             _ => throw new NotSupportedException($"no ONNX export for the '{network.Architecture}' architecture of tier '{tier}'"),
         };
 
         graph.Output(OnnxNames.Logits, heads.Count == 1 ? heads[0] : w.Concat([.. heads]), DataType.Float, OnnxNames.Candidates, heads.Count);
         var final = graph.Op("Squeeze", heads[^1], graph.Longs(1));
         graph.Output(OnnxNames.Score, graph.Op("Sigmoid", final), DataType.Float, OnnxNames.Candidates);
-        return graph.Model($"Mesh ranking tier '{tier}' ({network.Architecture}): click logits of every head and the final click probability.", Metadata(version, trainedExamples, tier, network.Architecture));
+        var metadata = Metadata(version, trainedExamples, tier, network.Architecture);
+        if (!network.Features.IsEmpty)
+        {
+            metadata[OnnxNames.FeaturesMetadata] = network.Features.ToJson().ToJsonString();
+        }
+
+        return graph.Model($"Mesh ranking tier '{tier}' ({network.Architecture}): click logits of every head and the final click probability.", metadata);
     }
 
-    // The F = 8 fields of FieldEmbeddings -> (N, F·E).
-    private static string Fields(LayerWriter w, string name)
+    // The F fields of FieldEmbeddings (8 built-in, then one per configured feature on its side) -> (N, F·E).
+    private static string Fields(LayerWriter w, string name, FeatureSchema features)
     {
         var g = w.Graph;
         var (userIds, surfaces, devices, hours) = RequestIds(g);
@@ -146,16 +169,39 @@ public static class RankingOnnx
 
         var fields = $"{name}.fields";
         var perRequest = w.Concat(
+        [
             w.Lookup($"{fields}.user", userIds),
             w.Lookup($"{fields}.surface", surfaces),
             w.Lookup($"{fields}.device", devices),
             w.Lookup($"{fields}.hour", hours),
-            w.Linear(user, $"{fields}.embedding"));
+            w.Linear(user, $"{fields}.embedding"),
+            .. features.Context.Select(f => FeatureTerm(w, fields, f)),
+        ]);
         return w.Concat(
+        [
             w.Gather(perRequest, requestOf),
             w.Lookup($"{fields}.ad", adIds),
             w.Lookup($"{fields}.category", categories),
-            w.Linear(precomputed, $"{fields}.precomputed"));
+            w.Linear(precomputed, $"{fields}.precomputed"),
+            .. features.Candidate.Select(f => FeatureTerm(w, fields, f)),
+        ]);
+    }
+
+    // A configured feature's input -> (rows, width of its layer): categorical, the mean of its present values' rows
+    // (zeros when none); numeric, the dense layer over [value, present].
+    private static string FeatureTerm(LayerWriter w, string owner, FeatureField feature)
+    {
+        var layer = FieldEmbeddings.FeatureLayerName(owner, feature.Name);
+        var input = FeatureInput(w.Graph, feature);
+        return feature.Kind == FeatureKind.Categorical ? w.MeanLookup(layer, input) : w.Linear(input, layer);
+    }
+
+    private static string FeatureInput(OnnxGraph g, FeatureField feature)
+    {
+        var rows = feature.Side == FeatureSide.Context ? OnnxNames.Requests : OnnxNames.Candidates;
+        return feature.Kind == FeatureKind.Categorical
+            ? g.Input(OnnxNames.Feature(feature.Name), DataType.Int32, rows, feature.MaxValues)
+            : g.Input(OnnxNames.Feature(feature.Name), DataType.Float, rows, 2);
     }
 
     // DHEN: per layer, attention over the fields, a cross layer against x0 and an MLP, mixed, added and normalised;
@@ -164,8 +210,8 @@ public static class RankingOnnx
     {
         var g = w.Graph;
         var config = dhen.Settings;
-        int f = FieldEmbeddings.Fields, e = config.Width, dim = f * e;
-        var x0 = Fields(w, dhen.Name);
+        int f = dhen.Fields, e = config.Width, dim = f * e;
+        var x0 = Fields(w, dhen.Name, dhen.Features);
         var x = x0;
         var heads = new List<string>();
         for (var l = 0; l < dhen.Depth; l++)
@@ -186,9 +232,9 @@ public static class RankingOnnx
     {
         var g = w.Graph;
         var c = network.Settings;
-        int f = FieldEmbeddings.Fields, e = c.Width, s = c.SummaryTokens;
+        int f = network.Fields, e = c.Width, s = c.SummaryTokens;
         var name = network.Name;
-        var x = Fields(w, name);
+        var x = Fields(w, name, network.Features);
         var requestOf = OnnxNames.RequestOf;
         var categories = g.Input(OnnxNames.SequenceCategories, DataType.Int32, OnnxNames.Requests, T);
         var kinds = g.Input(OnnxNames.SequenceKinds, DataType.Int32, OnnxNames.Requests, T);
@@ -223,8 +269,9 @@ public static class RankingOnnx
         return w.LayerNorm(g.Op("Add", h, w.Mlp(h, $"{block}.ffn", 2, "Gelu")), $"{block}.norm2");
     }
 
-    // Logistic regression: one weight per id, the mean weight of the sequence's categories, a bias -> (N, 1).
-    private static string Logistic(LayerWriter w, string name)
+    // Logistic regression: one weight per id, the mean weight of the sequence's categories, a bias -> (N, 1); each
+    // configured feature adds its term (the mean weight of its values, or w·[value, present]) on its side.
+    private static string Logistic(LayerWriter w, string name, FeatureSchema features)
     {
         var g = w.Graph;
         var (userIds, surfaces, devices, hours) = RequestIds(g);
@@ -239,6 +286,19 @@ public static class RankingOnnx
             g.Op("Add", g.Op("Add", w.Lookup($"{name}.user", userIds), w.Lookup($"{name}.surface", surfaces)), g.Op("Add", w.Lookup($"{name}.device", devices), w.Lookup($"{name}.hour", hours))),
             mean);
         var perCandidate = g.Op("Add", w.Lookup($"{name}.ad", adIds), w.Lookup($"{name}.category", categories));
+        foreach (var feature in features.Features)
+        {
+            var term = FeatureTerm(w, name, feature);
+            if (feature.Side == FeatureSide.Context)
+            {
+                perRequest = g.Op("Add", perRequest, term);
+            }
+            else
+            {
+                perCandidate = g.Op("Add", perCandidate, term);
+            }
+        }
+
         return g.Op("Add", g.Op("Add", w.Gather(perRequest, requestOf), perCandidate), w.Weight($"{name}.bias"));
     }
 

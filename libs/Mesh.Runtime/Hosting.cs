@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.Runtime;
 
@@ -7,11 +8,18 @@ public static class Hosting
 {
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> to the configuration section named after the class without its
-    /// <c>Options</c> suffix (<c>RouterOptions</c> → <c>Router</c>), validated by data annotations at start-up.
+    /// <c>Options</c> suffix (<c>RouterOptions</c> → <c>Router</c>), validated by data annotations at start-up. Once per
+    /// collection: services sharing a process (the standalone host) may each ask for the same options, and a second
+    /// binding would append a list section's items again.
     /// </summary>
     public static IServiceCollection AddValidatedOptions<TOptions>(this IServiceCollection services)
         where TOptions : class
     {
+        if (services.Any(d => d.ServiceType == typeof(IOptionsChangeTokenSource<TOptions>)))
+        {
+            return services;
+        }
+
         var name = typeof(TOptions).Name;
         var section = name.EndsWith("Options", StringComparison.Ordinal) ? name[..^"Options".Length] : name;
         services.AddOptions<TOptions>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();

@@ -1,4 +1,6 @@
+using Mesh.Contracts;
 using Mesh.Models;
+using Mesh.Models.Features;
 using Mesh.Onnx;
 using Mesh.Serving.Inference;
 using Microsoft.Extensions.Logging;
@@ -10,23 +12,28 @@ namespace Mesh.Serving;
 /// The ranking model version serving now, on ONNX Runtime: one <see cref="OnnxRankingModel"/> per execution target
 /// (<see cref="ServingOptions.Targets"/>). A caller takes a <see cref="ModelLease"/> and scores with it; a newer version
 /// replaces the current one in one write, and the old one's sessions are disposed when its last lease ends, so a
-/// reload never fails a request. Starts with version 0, the untrained model, built at start-up: a CUDA target that
-/// cannot start stops the service here, unless <see cref="ServingOptions.AllowCpuFallback"/>.
+/// reload never fails a request. Starts with version 0, the untrained model of the configured features, built at
+/// start-up: a CUDA target that cannot start stops the service here, unless <see cref="ServingOptions.AllowCpuFallback"/>.
+/// A published version encodes the features it was trained with; one that differs from the configuration is logged.
 /// </summary>
 public sealed class ServingModel : IDisposable
 {
     private readonly ServingOptions _options;
     private readonly ILogger<ServingModel> _logger;
+    private readonly FeatureSchema _configured;
+    private FeatureSchema? _reportedMismatch;
     private ServedVersion _current;
     private long _loads;
 
-    public ServingModel(IOptions<ServingOptions> options, ILogger<ServingModel> logger)
+    public ServingModel(IOptions<ServingOptions> options, ILogger<ServingModel> logger, IOptions<FeatureSpaceOptions>? features = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _logger = logger;
+        _configured = features is null ? FeatureSchema.Empty : FeatureSchema.From(features.Value);
         (Targets, _current) = Start(_options.Targets.Count == 0 ? ["cpu"] : _options.Targets);
     }
+
 
     /// <summary>The targets the replicas run on, after any fallback: one entry per configured target.</summary>
     public IReadOnlyList<TargetStatus> Targets { get; }
@@ -84,9 +91,34 @@ public sealed class ServingModel : IDisposable
             {
                 seen.Retire();
                 Interlocked.Increment(ref _loads);
+                ReportFeatures(next);
                 return true;
             }
         }
+    }
+
+    // Serving encodes what the version knows; a difference from the configuration is worth one line per schema seen,
+    // not one per version: the router validates against the configuration, so a configured feature this version does
+    // not know is accepted and ignored, and one it knows but the configuration dropped is never sent.
+    private void ReportFeatures(ServedVersion installed)
+    {
+        var model = installed.Replicas[0];
+        if (!model.Graphs.Any(g => g != OnnxNames.UserTower))
+        {
+            return; // the user tower reads no configured features
+        }
+
+        if (model.Features.Equals(_configured) || model.Features.Equals(Volatile.Read(ref _reportedMismatch)))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _reportedMismatch, model.Features);
+        _logger.LogWarning(
+            "Ranking model v{Version} reads the features it was trained with ({ModelFeatures}), not the configured ones ({ConfiguredFeatures}); serving encodes the model's",
+            installed.Version,
+            model.Features,
+            _configured);
     }
 
     // Only the graphs this process serves are exported: user-model alone needs no tier, the ranker no user tower.
@@ -115,7 +147,7 @@ public sealed class ServingModel : IDisposable
     // but cannot use its GPU fails here too). A CUDA target that fails falls back to the CPU when allowed.
     private (TargetStatus[] Targets, ServedVersion Initial) Start(IReadOnlyList<string> configured)
     {
-        var initial = RankingOnnx.Export(RankingModel.CreateInitial(), _options.Serves);
+        var initial = RankingOnnx.Export(RankingModel.CreateInitial(features: _configured), _options.Serves);
         var targets = new List<TargetStatus>();
         var replicas = new List<OnnxRankingModel>();
         try

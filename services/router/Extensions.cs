@@ -1,5 +1,7 @@
+using Mesh.Contracts;
 using Mesh.Router.Api;
 using Mesh.Router.Embeddings;
+using Mesh.Router.Features;
 using Mesh.Router.Impressions;
 using Mesh.Router.Routing;
 using Mesh.Runtime;
@@ -8,11 +10,13 @@ namespace Mesh.Router;
 
 public static class Extensions
 {
-    /// <summary>Registers the router: ERCache, the tier policy, the impression publisher and the public API's OpenAPI document.</summary>
+    /// <summary>Registers the router: ERCache, the tier policy, the feature space, the impression publisher and the public API's OpenAPI document.</summary>
     public static IHostApplicationBuilder AddRouter(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddValidatedOptions<RouterOptions>();
+        services.AddValidatedOptions<FeatureSpaceOptions>();
+        services.AddSingleton<FeatureFilter>();
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddSingleton<RouterMetrics>();

@@ -5,7 +5,8 @@ namespace Mesh.Router;
 
 /// <summary>
 /// The router's figures for <c>/v1/stats</c>: request counts and latency percentiles (over the last 10,000 requests),
-/// ERCache outcomes, tier mix, precompute coverage and the model version the ranker last answered with.
+/// ERCache outcomes, tier mix, precompute coverage, the model version the ranker last answered with, and the request
+/// features left out (names the feature space does not configure, list values beyond a feature's maximum).
 /// </summary>
 public sealed class RouterMetrics : IStatsContributor
 {
@@ -23,6 +24,8 @@ public sealed class RouterMetrics : IStatsContributor
     private long _precomputedLookups;
     private long _modelVersion;
     private long _publishRetries;
+    private long _unknownFeatures;
+    private long _droppedFeatureValues;
 
     public void CountServed(EmbeddingSource source, string tier, double totalMs, ScoreResponse score)
     {
@@ -50,6 +53,20 @@ public sealed class RouterMetrics : IStatsContributor
     public void CountFailed() => Interlocked.Increment(ref _failed);
     public void CountPublishRetry() => Interlocked.Increment(ref _publishRetries);
 
+    /// <summary>Counts feature names ignored (not configured, or configured for the other side) and list values dropped.</summary>
+    public void CountFeatures(int unknown, int dropped)
+    {
+        if (unknown > 0)
+        {
+            Interlocked.Add(ref _unknownFeatures, unknown);
+        }
+
+        if (dropped > 0)
+        {
+            Interlocked.Add(ref _droppedFeatureValues, dropped);
+        }
+    }
+
     public void Contribute(IDictionary<string, object?> stats)
     {
         lock (_lock)
@@ -68,6 +85,11 @@ public sealed class RouterMetrics : IStatsContributor
             stats["modelVersion"] = _modelVersion;
             stats["tiers"] = new Dictionary<string, long> { [Tiers.Small] = _small, [Tiers.Large] = _large };
             stats["impressionPublishRetries"] = Interlocked.Read(ref _publishRetries);
+            stats["features"] = new Dictionary<string, long>
+            {
+                ["unknownIgnored"] = Interlocked.Read(ref _unknownFeatures),
+                ["valuesDropped"] = Interlocked.Read(ref _droppedFeatureValues),
+            };
         }
     }
 

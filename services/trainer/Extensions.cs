@@ -17,6 +17,7 @@ public static class Extensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<TrainerOptions>();
+        services.AddValidatedOptions<FeatureSpaceOptions>();
         services.AddSingleton<LabelJoiner>();
         services.AddSingleton<StreamingTrainer>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<StreamingTrainer>());

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mesh.Contracts;
 using Mesh.Models.Features;
 
@@ -22,6 +23,42 @@ internal static class Requests
             Recent = [.. Enumerable.Range(0, events).Select(i => Event(Categories[rng.Next(Categories.Length)], TimeSpan.FromSeconds(10 * (events - i))))],
             UserEmbedding = embedding,
             Ads = [.. Enumerable.Range(0, candidates).Select(_ => Ad(rng))],
+        };
+    }
+
+    /// <summary>
+    /// <paramref name="request"/> with random values of the features of <c>FeatureSchemaTests.Schema</c> (segment, affinity,
+    /// tags, price), each sometimes absent, tags a list of 0 to 4 values (one beyond the 3 read).
+    /// </summary>
+    public static RankingInput WithFeatures(RankingInput request, Random rng)
+    {
+        var context = new Dictionary<string, JsonElement>();
+        if (rng.Next(4) > 0)
+        {
+            context["segment"] = JsonSerializer.SerializeToElement("s" + rng.Next(4));
+        }
+
+        if (rng.Next(4) > 0)
+        {
+            context["affinity"] = JsonSerializer.SerializeToElement(Math.Round(rng.NextDouble(), 3));
+        }
+
+        return request with
+        {
+            Context = request.Context with { Features = context },
+            Ads = [.. request.Ads.Select(a =>
+            {
+                var features = new Dictionary<string, JsonElement>
+                {
+                    ["tags"] = JsonSerializer.SerializeToElement(Enumerable.Range(0, rng.Next(5)).Select(_ => "t" + rng.Next(10)).ToArray()),
+                };
+                if (rng.Next(4) > 0)
+                {
+                    features["price"] = JsonSerializer.SerializeToElement(Math.Round(rng.NextDouble() * 500, 2));
+                }
+
+                return a with { Features = features };
+            })],
         };
     }
 

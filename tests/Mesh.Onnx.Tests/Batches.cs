@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mesh.Contracts;
 using Mesh.Models.Features;
 
@@ -8,6 +9,51 @@ internal static class Batches
 {
     private static readonly DateTimeOffset Now = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
     private static readonly string[] Categories = ["c0", "c1", "c2", "c3", "c4"];
+
+    /// <summary>One configured feature of each kind and side, lists longer than one value included.</summary>
+    public static readonly FeatureSchema Features = new(
+    [
+        new FeatureField("segment", FeatureSide.Context, FeatureKind.Categorical, Buckets: 64, MaxValues: 2),
+        new FeatureField("affinity", FeatureSide.Context, FeatureKind.Numeric),
+        new FeatureField("tags", FeatureSide.Candidate, FeatureKind.Categorical, Buckets: 128, MaxValues: 3),
+        new FeatureField("price", FeatureSide.Candidate, FeatureKind.Numeric, Transform: FeatureTransform.Log1p),
+    ]);
+
+    /// <summary>
+    /// <paramref name="request"/> with random values of <see cref="Features"/>: each sometimes absent, lists of 0 to 4
+    /// values (beyond MaxValues too), numbers as well as strings for categorical values, and a name no schema knows.
+    /// </summary>
+    public static RankingInput WithFeatures(RankingInput request, Random rng)
+    {
+        var context = new Dictionary<string, JsonElement> { ["unknown"] = JsonSerializer.SerializeToElement("x") };
+        if (rng.Next(4) > 0)
+        {
+            context["segment"] = rng.Next(2) == 0 ? JsonSerializer.SerializeToElement("s" + rng.Next(6)) : JsonSerializer.SerializeToElement(new object[] { rng.Next(6), "s" + rng.Next(6), "s9" });
+        }
+
+        if (rng.Next(4) > 0)
+        {
+            context["affinity"] = JsonSerializer.SerializeToElement(Math.Round(rng.NextDouble() * 4 - 2, 3));
+        }
+
+        return request with
+        {
+            Context = request.Context with { Features = context },
+            Ads = [.. request.Ads.Select(a =>
+            {
+                var features = new Dictionary<string, JsonElement>
+                {
+                    ["tags"] = JsonSerializer.SerializeToElement(Enumerable.Range(0, rng.Next(5)).Select(_ => "t" + rng.Next(12)).ToArray()),
+                };
+                if (rng.Next(4) > 0)
+                {
+                    features["price"] = JsonSerializer.SerializeToElement(Math.Round(rng.NextDouble() * 800, 2));
+                }
+
+                return a with { Features = features };
+            })],
+        };
+    }
 
     /// <summary>
     /// <paramref name="count"/> requests of 1 to <paramref name="candidates"/> ads, from no events to more than the 16

@@ -17,12 +17,17 @@ public sealed class ExportTests
 {
     private const float Tolerance = 1e-5f;
 
-    public static TheoryData<string, bool> Networks => new()
+    // (architecture, trained, with Batches.Features: one configured feature of each kind and side)
+    public static TheoryData<string, bool, bool> Networks => new()
     {
-        { "dhen-small", false }, { "dhen-small", true },
-        { "dhen-large", false }, { "dhen-large", true },
-        { "interformer", false }, { "interformer", true },
-        { "logistic", false }, { "logistic", true },
+        { "dhen-small", false, false }, { "dhen-small", true, false },
+        { "dhen-large", false, false }, { "dhen-large", true, false },
+        { "interformer", false, false }, { "interformer", true, false },
+        { "logistic", false, false }, { "logistic", true, false },
+        { "dhen-small", false, true }, { "dhen-small", true, true },
+        { "dhen-large", false, true }, { "dhen-large", true, true },
+        { "interformer", false, true }, { "interformer", true, true },
+        { "logistic", false, true }, { "logistic", true, true },
     };
 
     [Theory]
@@ -47,11 +52,13 @@ public sealed class ExportTests
 
     [Theory]
     [MemberData(nameof(Networks))]
-    public void Tier_MatchesTheEnginesHeadsAndScore(string architecture, bool trained)
+    public void Tier_MatchesTheEnginesHeadsAndScore(string architecture, bool trained, bool features)
     {
-        var (_, network) = Build(architecture, trained);
+        var schema = features ? Batches.Features : FeatureSchema.Empty;
+        var (_, network) = Build(architecture, trained, schema);
         var rng = new Random(7);
-        var batch = RankingBatch.Create(Batches.Requests(rng, count: 6, candidates: 7, embedding: true));
+        var requests = Batches.Requests(rng, count: 6, candidates: 7, embedding: true);
+        var batch = RankingBatch.Create(features ? [.. requests.Select(r => Batches.WithFeatures(r, rng))] : requests, schema: schema);
         var g = Graph.ForInference();
         var user = g.Input(batch.ServedEmbeddings, new Shape(batch.Requests, FeatureSpace.UserEmbeddingDimension));
         var heads = network.Forward(g, batch, user).Select(h => h.ToArray()).ToList();
@@ -67,6 +74,17 @@ public sealed class ExportTests
         System.Numerics.Tensors.TensorPrimitives.Sigmoid(heads[^1], probabilities);
         AssertClose(probabilities, score);
         Assert.True(heads[^1].Distinct().Count() > 1, "the heads should not all predict the prior");
+        if (features)
+        {
+            // The features reach the score: the same requests without them score otherwise, in both.
+            var plain = RankingBatch.Create(requests, schema: schema);
+            var withoutFeatures = Run(session, plain, OnnxNames.Score);
+            Assert.NotEqual(score, withoutFeatures);
+            var g2 = Graph.ForInference();
+            var plainHeads = network.Forward(g2, plain, g2.Input(plain.ServedEmbeddings, new Shape(plain.Requests, FeatureSpace.UserEmbeddingDimension)));
+            System.Numerics.Tensors.TensorPrimitives.Sigmoid(plainHeads[^1].ToArray(), probabilities);
+            AssertClose(probabilities, withoutFeatures);
+        }
     }
 
     [Fact]
@@ -87,17 +105,17 @@ public sealed class ExportTests
     /// or fresh. Fresh is the initialiser's weights except those it zeroes (biases, prediction heads, logistic
     /// regression's tables), which are drawn at random: zero heads would predict the prior whatever the layers below do.
     /// </summary>
-    internal static (UserTower Tower, RankingNetwork Network) Build(string architecture, bool trained)
+    internal static (UserTower Tower, RankingNetwork Network) Build(string architecture, bool trained, FeatureSchema? features = null)
     {
         var rng = new Random(11);
         var tower = new UserTower("user", rng);
         RankingNetwork network = architecture switch
         {
-            "dhen-small" => new Dhen(Tiers.Small, DhenConfig.Small, rng),
-            "dhen-large" => new Dhen(Tiers.Large, DhenConfig.Large, rng),
+            "dhen-small" => new Dhen(Tiers.Small, DhenConfig.Small, rng, features: features),
+            "dhen-large" => new Dhen(Tiers.Large, DhenConfig.Large, rng, features: features),
             // A narrow InterFormer: every mechanism, at a test's cost.
-            "interformer" => new InterFormer(Tiers.Large, new InterFormerConfig(Width: 8, Layers: 2, SummaryTokens: 2, Heads: 2, Hidden: 32), rng),
-            "logistic" => new LogisticRegression(Tiers.Small, rng),
+            "interformer" => new InterFormer(Tiers.Large, new InterFormerConfig(Width: 8, Layers: 2, SummaryTokens: 2, Heads: 2, Hidden: 32), rng, features: features),
+            "logistic" => new LogisticRegression(Tiers.Small, rng, features: features),
             _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, null),
         };
         if (!trained)
@@ -116,8 +134,13 @@ public sealed class ExportTests
             for (var step = 0; step < 20; step++)
             {
                 var requests = Batches.Requests(rng, count: 4, candidates: 6);
+                if (features is { IsEmpty: false })
+                {
+                    requests = [.. requests.Select(r => Batches.WithFeatures(r, rng))];
+                }
+
                 var labels = requests.SelectMany(r => r.Ads.Select(a => a.Category == "c1" || r.Recent.Count > 8 ? 1f : 0f)).ToArray();
-                trainer.Step(RankingBatch.Create(requests, labels));
+                trainer.Step(RankingBatch.Create(requests, labels, features));
             }
         }
 

@@ -41,13 +41,33 @@ public sealed class SchemaTests
         Assert.Equal(("dhen", tier), (session.ModelMetadata.CustomMetadataMap["mesh.architecture"], session.ModelMetadata.CustomMetadataMap["mesh.graph"]));
     }
 
+    [Fact]
+    public void Tier_WithConfiguredFeatures_HasAnInputPerFeatureAndTheSchemaInItsMetadata()
+    {
+        using var session = Load(Tiers.Small, Batches.Features);
+
+        Assert.Equal(
+            ["feature.segment: Int32 [requests, 2]", "feature.affinity: Float [requests, 2]", "feature.tags: Int32 [candidates, 3]", "feature.price: Float [candidates, 2]"],
+            Describe(session.InputMetadata).Where(d => d.StartsWith("feature.", StringComparison.Ordinal)));
+        Assert.Equal(Batches.Features, FeatureSchema.Parse(session.ModelMetadata.CustomMetadataMap[OnnxNames.FeaturesMetadata]));
+    }
+
+    [Fact]
+    public void Tier_WithoutConfiguredFeatures_HasNoFeatureInputOrMetadata()
+    {
+        using var session = Load(Tiers.Large);
+
+        Assert.DoesNotContain(session.InputMetadata.Keys, k => k.StartsWith(OnnxNames.FeaturePrefix, StringComparison.Ordinal));
+        Assert.False(session.ModelMetadata.CustomMetadataMap.ContainsKey(OnnxNames.FeaturesMetadata));
+    }
+
     // Writes version 7's graphs to a folder and opens one with a fresh session, as another process would.
-    private static InferenceSession Load(string graph)
+    private static InferenceSession Load(string graph, FeatureSchema? features = null)
     {
         var folder = Directory.CreateTempSubdirectory("mesh-onnx-");
         try
         {
-            foreach (var (name, bytes) in RankingOnnx.Export(RankingModel.CreateInitial(seed: 3).WithVersion(7, trainedExamples: 100)))
+            foreach (var (name, bytes) in RankingOnnx.Export(RankingModel.CreateInitial(seed: 3, features).WithVersion(7, trainedExamples: 100)))
             {
                 File.WriteAllBytes(Path.Combine(folder.FullName, $"{name}.onnx"), bytes);
             }

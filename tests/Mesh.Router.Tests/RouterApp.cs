@@ -4,6 +4,7 @@ using Mesh.Runtime.Embedded;
 using Mesh.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -18,8 +19,18 @@ public sealed class RouterApp : IAsyncDisposable, IDisposable
     private readonly WebApplication _app;
 
     public RouterApp()
+        : this(null)
+    {
+    }
+
+    private RouterApp(IReadOnlyDictionary<string, string?>? settings)
     {
         var builder = WebApplication.CreateBuilder();
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
         builder.WebHost.UseTestServer();
         builder.Services.AddSingleton<TimeProvider>(Clock);
         builder.AddEmbeddedRuntime();
@@ -34,6 +45,9 @@ public sealed class RouterApp : IAsyncDisposable, IDisposable
         _app.MapRouter();
         _app.StartAsync().GetAwaiter().GetResult();
     }
+
+    /// <summary>The router with configuration <paramref name="settings"/> (keys as on the command line, <c>FeatureSpace:Features:0:Name</c>).</summary>
+    public static RouterApp WithSettings(IReadOnlyDictionary<string, string?> settings) => new(settings);
 
     public FakeTimeProvider Clock { get; } = TestClock.Create();
     public FakeRanker Ranker { get; } = new();

@@ -12,13 +12,13 @@ internal static class Scenes
     public static readonly DateTimeOffset Now = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>Version 0 serving the user tower and every tier on the CPU, with <paramref name="configure"/>'s changes.</summary>
-    public static ServingModel Serving(Action<ServingOptions>? configure = null)
+    public static ServingModel Serving(Action<ServingOptions>? configure = null, FeatureSpaceOptions? features = null)
     {
         var options = new ServingOptions();
         options.Graphs.Add(OnnxNames.UserTower);
         options.Graphs.Add(ServingOptions.AllTiers);
         configure?.Invoke(options);
-        return new ServingModel(Options.Create(options), NullLogger<ServingModel>.Instance);
+        return new ServingModel(Options.Create(options), NullLogger<ServingModel>.Instance, features is null ? null : Options.Create(features));
     }
 
     /// <summary>A request of <paramref name="candidates"/> ads with a random served embedding.</summary>

@@ -171,10 +171,55 @@ public sealed class ServingModelTests
         Assert.True(Interlocked.Read(ref scored) > 50, $"{scored} requests scored during 50 reloads");
     }
 
-    // The untrained model with every weight nudged, so that heads and layers all matter (seeded).
-    private static RankingModel Trained(int seed)
+    [Fact]
+    public void Start_WithConfiguredFeatures_ServesVersionZeroOfThoseFeatures()
     {
-        var model = RankingModel.CreateInitial(seed);
+        var features = new FeatureSpaceOptions
+        {
+            Features = [new FeatureDefinition { Name = "tags", Side = FeatureSide.Candidate, Kind = FeatureKind.Categorical, Buckets = 256, MaxValues = 2 }],
+        };
+        using var serving = Scenes.Serving(features: features);
+        using var lease = serving.Acquire();
+
+        var schema = FeatureSchema.From(features);
+        Assert.Equal(schema, lease.Model.Features);
+        var request = WithTags(Scenes.Request(new Random(4), 8), new Random(5));
+        AssertClose(RankingModel.CreateInitial(features: schema).Score(Tiers.Large, request).Scores, lease.Model.Score(Tiers.Large, request).Scores);
+    }
+
+    [Fact]
+    public void TryInstall_AVersionOfOtherFeatures_EncodesWhatThatVersionKnows()
+    {
+        // Configuration without features; the published version was trained with tags: serving reads the tags.
+        using var serving = Scenes.Serving();
+        var schema = new FeatureSchema([new FeatureField("tags", FeatureSide.Candidate, FeatureKind.Categorical, Buckets: 64, MaxValues: 2)]);
+        var model = Trained(seed: 6, schema).WithVersion(1, 0);
+        var request = WithTags(Scenes.Request(new Random(7), 10), new Random(8));
+
+        Assert.True(serving.TryInstall(model));
+        using var lease = serving.Acquire();
+
+        Assert.Equal(schema, lease.Model.Features);
+        var served = lease.Model.Score(Tiers.Large, request).Scores;
+        AssertClose(model.Score(Tiers.Large, request).Scores, served);
+        Assert.NotEqual(model.Score(Tiers.Large, request with { Ads = [.. request.Ads.Select(a => a with { Features = null })] }).Scores, served);
+    }
+
+    private static RankingInput WithTags(RankingInput request, Random rng) => request with
+    {
+        Ads = [.. request.Ads.Select(a => a with
+        {
+            Features = new Dictionary<string, System.Text.Json.JsonElement>
+            {
+                ["tags"] = System.Text.Json.JsonSerializer.SerializeToElement(new[] { "t" + rng.Next(6), "t" + rng.Next(6) }),
+            },
+        })],
+    };
+
+    // The untrained model with every weight nudged, so that heads and layers all matter (seeded).
+    private static RankingModel Trained(int seed, FeatureSchema? features = null)
+    {
+        var model = RankingModel.CreateInitial(seed, features);
         var rng = new Random(seed);
         foreach (var p in model.Parameters)
         {

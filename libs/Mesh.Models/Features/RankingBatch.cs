@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Mesh.Contracts;
+
 namespace Mesh.Models.Features;
 
 /// <summary>
@@ -7,8 +10,10 @@ namespace Mesh.Models.Features;
 /// </summary>
 public sealed class RankingBatch
 {
-    private RankingBatch(int requests, int candidates)
+    private RankingBatch(int requests, int candidates, FeatureSchema schema)
     {
+        Schema = schema;
+        Features = [.. schema.Features.Select(f => new FeatureColumn(f, f.Side == FeatureSide.Context ? requests : candidates))];
         Requests = requests;
         Candidates = candidates;
         RequestOf = new int[candidates];
@@ -74,8 +79,22 @@ public sealed class RankingBatch
     /// <summary>(N): click labels when training (0 or 1); zeros when serving.</summary>
     public float[] Labels { get; }
 
-    /// <summary>Encodes <paramref name="requests"/>; <paramref name="labels"/>, when given, holds one label per candidate in order.</summary>
-    public static RankingBatch Create(IReadOnlyList<RankingInput> requests, ReadOnlySpan<float> labels = default)
+    /// <summary>The configured features this batch encodes: those of the model that reads it.</summary>
+    public FeatureSchema Schema { get; }
+
+    /// <summary>One column per feature of <see cref="Schema"/>, in its order: R rows for context features, N for candidate ones.</summary>
+    public IReadOnlyList<FeatureColumn> Features { get; }
+
+    /// <summary>The column of feature <paramref name="name"/>; throws when the batch was encoded without it.</summary>
+    public FeatureColumn Feature(string name) =>
+        Features.FirstOrDefault(c => c.Field.Name == name) ?? throw new ArgumentException($"the batch was encoded without feature '{name}' ({Schema})", nameof(name));
+
+    /// <summary>
+    /// Encodes <paramref name="requests"/>; <paramref name="labels"/>, when given, holds one label per candidate in order.
+    /// <paramref name="schema"/> names the configured features to encode (none by default); values of other names, and
+    /// values of the wrong kind, are not read.
+    /// </summary>
+    public static RankingBatch Create(IReadOnlyList<RankingInput> requests, ReadOnlySpan<float> labels = default, FeatureSchema? schema = null)
     {
         ArgumentNullException.ThrowIfNull(requests);
         var candidates = 0;
@@ -91,7 +110,8 @@ public sealed class RankingBatch
             throw new ArgumentException($"{labels.Length} labels for {candidates} candidates", nameof(labels));
         }
 
-        var batch = new RankingBatch(requests.Count, candidates) { UsesServedEmbeddings = served };
+        var batch = new RankingBatch(requests.Count, candidates, schema ?? FeatureSchema.Empty) { UsesServedEmbeddings = served };
+        var scratch = new List<string>();
         var n = 0;
         for (var i = 0; i < requests.Count; i++)
         {
@@ -102,8 +122,10 @@ public sealed class RankingBatch
             batch.Hours[i] = FeatureSpace.Hour(r.Context.Hour);
             batch.WriteEmbedding(i, r.UserEmbedding);
             batch.WriteSequence(i, r);
+            batch.WriteFeatures(FeatureSide.Context, i, r.Context.Features, scratch);
             foreach (var ad in r.Ads)
             {
+                batch.WriteFeatures(FeatureSide.Candidate, n, ad.Features, scratch);
                 batch.RequestOf[n] = i;
                 batch.AdIds[n] = FeatureSpace.Ad(ad.AdId);
                 batch.Categories[n] = FeatureSpace.Category(ad.Category);
@@ -120,6 +142,22 @@ public sealed class RankingBatch
 
         labels.CopyTo(batch.Labels);
         return batch;
+    }
+
+    private void WriteFeatures(FeatureSide side, int row, IReadOnlyDictionary<string, JsonElement>? values, List<string> scratch)
+    {
+        if (values is null || values.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var column in Features)
+        {
+            if (column.Field.Side == side && values.TryGetValue(column.Field.Name, out var value))
+            {
+                column.Write(row, value, scratch);
+            }
+        }
     }
 
     private void WriteEmbedding(int request, float[]? embedding)
@@ -152,6 +190,66 @@ public sealed class RankingBatch
         if (count > 0)
         {
             HasSequence.AsSpan(request * FeatureSpace.UserEmbeddingDimension, FeatureSpace.UserEmbeddingDimension).Fill(1f);
+        }
+    }
+}
+
+/// <summary>
+/// One configured feature's encoded values over a batch's rows (R for a context feature, N for a candidate one): what
+/// the tiers' field embeddings and the ONNX input <c>feature.&lt;name&gt;</c> read. A row without the feature is all
+/// padding (categorical) or [0, 0] (numeric).
+/// </summary>
+public sealed class FeatureColumn
+{
+    internal FeatureColumn(FeatureField field, int rows)
+    {
+        Field = field;
+        Rows = rows;
+        if (field.Kind == FeatureKind.Categorical)
+        {
+            Ids = new int[rows * field.MaxValues];
+            Ids.AsSpan().Fill(-1);
+            Offsets = [.. Enumerable.Range(0, rows + 1).Select(r => r * field.MaxValues)];
+            Values = [];
+        }
+        else
+        {
+            Ids = [];
+            Offsets = [];
+            Values = new float[rows * 2];
+        }
+    }
+
+    public FeatureField Field { get; }
+
+    public int Rows { get; }
+
+    /// <summary>Categorical: (rows, MaxValues) bucket ids, a row's values first, -1 after them; empty for a numeric feature.</summary>
+    public int[] Ids { get; }
+
+    /// <summary>Categorical: rows + 1 bag offsets into <see cref="Ids"/> (row r is [r·MaxValues, (r + 1)·MaxValues)).</summary>
+    public int[] Offsets { get; }
+
+    /// <summary>Numeric: (rows, 2), [transformed value, 1] where present, [0, 0] where absent; empty for a categorical feature.</summary>
+    public float[] Values { get; }
+
+    internal void Write(int row, JsonElement value, List<string> scratch)
+    {
+        if (Field.Kind == FeatureKind.Categorical)
+        {
+            scratch.Clear();
+            if (FeatureValues.TryReadCategorical(value, Field.MaxValues, scratch, out _))
+            {
+                for (var j = 0; j < scratch.Count; j++)
+                {
+                    Ids[(row * Field.MaxValues) + j] = Field.Bucket(scratch[j]);
+                }
+            }
+        }
+        else if (FeatureValues.TryReadNumeric(value, out var number) && number is { } x)
+        {
+            Values[2 * row] = Field.Transformed(x);
+            Values[(2 * row) + 1] = 1f;
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mesh.Contracts;
 
 namespace Mesh.Models.Features;
@@ -9,6 +10,8 @@ namespace Mesh.Models.Features;
 public sealed record RankingInput
 {
     public required string UserId { get; init; }
+
+    /// <summary>Where and when; its <see cref="RankContext.Features"/> are the request's configured features, raw.</summary>
     public required RankContext Context { get; init; }
 
     /// <summary>When the request was served: the reference time of the behaviour sequence's ages.</summary>
@@ -26,5 +29,9 @@ public sealed record RankingInput
     public required IReadOnlyList<AdInput> Ads { get; init; }
 }
 
-/// <summary>One candidate: the ad, its category and the precomputed (user, ad) representation when precompute had it.</summary>
-public readonly record struct AdInput(string AdId, string Category, float[]? Precomputed = null);
+/// <summary>
+/// One candidate: the ad, its category, the precomputed (user, ad) representation when precompute had it, and its
+/// configured features as the request gave them (<see cref="Candidate.Features"/>; a model reads those of its
+/// <see cref="FeatureSchema"/> and ignores the rest).
+/// </summary>
+public readonly record struct AdInput(string AdId, string Category, float[]? Precomputed = null, IReadOnlyDictionary<string, JsonElement>? Features = null);

@@ -40,17 +40,17 @@ public sealed class Dhen : RankingNetwork
     private readonly DhenLayer[] _layers;
     private readonly Linear[] _heads;
 
-    public Dhen(string name, DhenConfig config, Random rng, double prior = Priors.ClickRate)
-        : base(name)
+    public Dhen(string name, DhenConfig config, Random rng, double prior = Priors.ClickRate, FeatureSchema? features = null)
+        : base(name, features)
     {
         ArgumentNullException.ThrowIfNull(config);
         Settings = config;
-        _fields = AddModule(new FieldEmbeddings($"{name}.fields", config.Width, rng));
+        _fields = AddModule(new FieldEmbeddings($"{name}.fields", config.Width, rng, Features));
         _layers = new DhenLayer[config.Layers];
         _heads = new Linear[config.Layers];
         for (var l = 0; l < config.Layers; l++)
         {
-            _layers[l] = AddModule(new DhenLayer($"{name}.layer{l}", FieldEmbeddings.Fields, config, rng));
+            _layers[l] = AddModule(new DhenLayer($"{name}.layer{l}", _fields.Fields, config, rng));
             _heads[l] = AddModule(Priors.Head($"{name}.head{l}", _fields.OutputDim, rng, prior));
         }
     }
@@ -60,6 +60,9 @@ public sealed class Dhen : RankingNetwork
     public override string Architecture => "dhen";
 
     public override JsonObject Config => Settings.ToJson();
+
+    /// <summary>F: the fields each layer attends across (8 built-in plus one per configured feature).</summary>
+    public int Fields => _fields.Fields;
 
     public override IEnumerable<Parameter> OutputBiases => _heads.Select(h => h.Bias!);
 

@@ -50,24 +50,24 @@ public sealed class InterFormer : RankingNetwork
     private readonly AttentionPooling _summary;
     private readonly Mlp _head;
 
-    public InterFormer(string name, InterFormerConfig config, Random rng, double prior = Priors.ClickRate)
-        : base(name)
+    public InterFormer(string name, InterFormerConfig config, Random rng, double prior = Priors.ClickRate, FeatureSchema? features = null)
+        : base(name, features)
     {
         ArgumentNullException.ThrowIfNull(config);
         Settings = config;
         var e = config.Width;
-        _fields = AddModule(new FieldEmbeddings($"{name}.fields", e, rng));
+        _fields = AddModule(new FieldEmbeddings($"{name}.fields", e, rng, Features));
         _category = AddModule(new EmbeddingTable($"{name}.sequence.category", FeatureSpace.CategoryBuckets, e, rng, 0.1f));
         _kind = AddModule(new EmbeddingTable($"{name}.sequence.kind", FeatureSpace.Kinds, e, rng, 0.1f));
         _age = AddModule(new EmbeddingTable($"{name}.sequence.age", FeatureSpace.AgeBuckets, e, rng, 0.1f));
         _layers = new InterFormerLayer[config.Layers];
         for (var l = 0; l < config.Layers; l++)
         {
-            _layers[l] = AddModule(new InterFormerLayer($"{name}.layer{l}", config, rng));
+            _layers[l] = AddModule(new InterFormerLayer($"{name}.layer{l}", config, _fields.Fields, rng));
         }
 
         _summary = AddModule(new AttentionPooling($"{name}.summary", e, config.SummaryTokens, config.Heads, rng));
-        var headInput = (FieldEmbeddings.Fields + config.SummaryTokens) * e;
+        var headInput = (_fields.Fields + config.SummaryTokens) * e;
         _head = AddModule(new Mlp($"{name}.head", [headInput, config.Hidden, 1], rng));
         var last = _head.Layers[^1];
         last.Weight.Value.Span.Clear();
@@ -75,6 +75,9 @@ public sealed class InterFormer : RankingNetwork
     }
 
     public InterFormerConfig Settings { get; }
+
+    /// <summary>F: the field tokens (8 built-in plus one per configured feature).</summary>
+    public int Fields => _fields.Fields;
 
     public override string Architecture => "interformer";
 
@@ -86,7 +89,7 @@ public sealed class InterFormer : RankingNetwork
     {
         get
         {
-            int e = Settings.Width, s = Settings.SummaryTokens, f = FieldEmbeddings.Fields, t = FeatureSpace.SequenceLength;
+            int e = Settings.Width, s = Settings.SummaryTokens, f = _fields.Fields, t = FeatureSpace.SequenceLength;
             var pooling = (2 * t * NetworkCost.Dense(e, e)) + (2 * 2L * s * t * e);
             var perLayer = _layers[0].Flops(pooling);
             var head = pooling + NetworkCost.Dense((f + s) * e, Settings.Hidden) + NetworkCost.Dense(Settings.Hidden, 1);
@@ -136,32 +139,34 @@ public sealed class InterFormer : RankingNetwork
 internal sealed class InterFormerLayer : Module
 {
     private readonly InterFormerConfig _config;
+    private readonly int _fields;
     private readonly AttentionPooling _sequenceSummary;
     private readonly TransformerBlock _interaction;
     private readonly Linear _featureSummary;
     private readonly TransformerBlock _sequence;
 
-    public InterFormerLayer(string name, InterFormerConfig config, Random rng)
+    public InterFormerLayer(string name, InterFormerConfig config, int fields, Random rng)
         : base(name)
     {
         _config = config;
+        _fields = fields;
         var e = config.Width;
         _sequenceSummary = AddModule(new AttentionPooling($"{name}.sequenceSummary", e, config.SummaryTokens, config.Heads, rng));
         _interaction = AddModule(new TransformerBlock($"{name}.interaction", e, config.Heads, 2 * e, rng));
-        _featureSummary = AddModule(new Linear($"{name}.featureSummary", FieldEmbeddings.Fields * e, config.SummaryTokens * e, rng));
+        _featureSummary = AddModule(new Linear($"{name}.featureSummary", fields * e, config.SummaryTokens * e, rng));
         _sequence = AddModule(new TransformerBlock($"{name}.sequence", e, config.Heads, 2 * e, rng));
     }
 
     public long Flops(long pooling)
     {
-        int e = _config.Width, s = _config.SummaryTokens, f = FieldEmbeddings.Fields, t = FeatureSpace.SequenceLength;
+        int e = _config.Width, s = _config.SummaryTokens, f = _fields, t = FeatureSpace.SequenceLength;
         return pooling + TransformerBlock.Flops(f + s, e, 2 * e) + NetworkCost.Dense(f * e, s * e) + TransformerBlock.Flops(s + t, e, 2 * e);
     }
 
     /// <summary>x: (N, F·E), sequence: (N, T, E) -> both updated.</summary>
     public (Tensor Fields, Tensor Sequence) Forward(Graph g, Tensor x, Tensor sequence, Tensor mask, Tensor extendedMask)
     {
-        int n = x.Shape[0], e = _config.Width, s = _config.SummaryTokens, f = FieldEmbeddings.Fields, t = FeatureSpace.SequenceLength;
+        int n = x.Shape[0], e = _config.Width, s = _config.SummaryTokens, f = _fields, t = FeatureSpace.SequenceLength;
 
         // Sequence -> features: fields attend together with the sequence's summary tokens; the field tokens are kept.
         var summary = _sequenceSummary.Forward(g, sequence, mask); // (N, S·E)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Mesh.Contracts;
 using Mesh.Learning;
 using Mesh.Learning.Layers;
 using Mesh.Models.Features;
@@ -8,7 +9,8 @@ namespace Mesh.Models.Networks;
 /// <summary>
 /// The baseline: logistic regression on the raw features, one weight per id of each field (user, surface, device,
 /// hour, ad, category) plus the mean weight of the categories in the user's sequence, and a bias. It has no crosses:
-/// what it cannot learn is exactly what the interaction models are for.
+/// what it cannot learn is exactly what the interaction models are for. A configured categorical feature adds the mean
+/// weight of its values' buckets, a numeric one w·[value, present]; all start at zero.
 /// </summary>
 public sealed class LogisticRegression : RankingNetwork
 {
@@ -20,9 +22,10 @@ public sealed class LogisticRegression : RankingNetwork
     private readonly EmbeddingTable _ad;
     private readonly EmbeddingTable _category;
     private readonly Parameter _bias;
+    private readonly Module[] _features;
 
-    public LogisticRegression(string name, Random rng, double prior = Priors.ClickRate)
-        : base(name)
+    public LogisticRegression(string name, Random rng, double prior = Priors.ClickRate, FeatureSchema? features = null)
+        : base(name, features)
     {
         _user = AddModule(new EmbeddingTable($"{name}.user", FeatureSpace.UserBuckets, 1, rng, 0f));
         _surface = AddModule(new EmbeddingTable($"{name}.surface", FeatureSpace.ContextBuckets, 1, rng, 0f));
@@ -33,6 +36,9 @@ public sealed class LogisticRegression : RankingNetwork
         _category = AddModule(new EmbeddingTable($"{name}.category", FeatureSpace.CategoryBuckets, 1, rng, 0f));
         _bias = AddParameter("bias", new Shape(1));
         _bias.Value.Span.Fill((float)Math.Log(prior / (1 - prior)));
+        _features = [.. Features.Features.Select(f => f.Kind == FeatureKind.Categorical
+            ? (Module)AddModule(new EmbeddingTable(FieldEmbeddings.FeatureLayerName(name, f.Name), f.Buckets, 1, rng, 0f))
+            : AddModule(ZeroLinear(FieldEmbeddings.FeatureLayerName(name, f.Name), rng)))];
     }
 
     public override string Architecture => "logistic";
@@ -41,7 +47,7 @@ public sealed class LogisticRegression : RankingNetwork
 
     public override JsonObject Config => [];
 
-    public override NetworkCost Cost => new(2 * 3, 2 * (4 + FeatureSpace.SequenceLength));
+    public override NetworkCost Cost => new(2 * (3 + Features.Candidate.Count), 2 * (4 + FeatureSpace.SequenceLength + Features.Context.Count));
 
     public override IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user)
     {
@@ -56,7 +62,31 @@ public sealed class LogisticRegression : RankingNetwork
         var perRequest = g.Add(
             g.Add(g.Add(_user.Lookup(g, batch.UserIds), _surface.Lookup(g, batch.Surfaces)), g.Add(_device.Lookup(g, batch.Devices), _hour.Lookup(g, batch.Hours))),
             _sequence.Bag(g, batch.SequenceCategories, offsets, Pooling.Mean));
-        var logits = g.Add(g.Add(g.Gather(perRequest, batch.RequestOf), g.Add(_ad.Lookup(g, batch.AdIds), _category.Lookup(g, batch.Categories))), _bias.Value);
+        var perCandidate = g.Add(_ad.Lookup(g, batch.AdIds), _category.Lookup(g, batch.Categories));
+        for (var i = 0; i < _features.Length; i++)
+        {
+            var column = batch.Feature(Features.Features[i].Name);
+            var term = _features[i] is EmbeddingTable table
+                ? table.Bag(g, column.Ids, column.Offsets, Pooling.Mean)
+                : ((Linear)_features[i]).Forward(g, g.Input(column.Values, new Shape(column.Rows, 2)));
+            if (column.Field.Side == FeatureSide.Context)
+            {
+                perRequest = g.Add(perRequest, term);
+            }
+            else
+            {
+                perCandidate = g.Add(perCandidate, term);
+            }
+        }
+
+        var logits = g.Add(g.Add(g.Gather(perRequest, batch.RequestOf), perCandidate), _bias.Value);
         return [g.Reshape(logits, new Shape(batch.Candidates))];
+    }
+
+    private static Linear ZeroLinear(string name, Random rng)
+    {
+        var linear = new Linear(name, 2, 1, rng, bias: false);
+        linear.Weight.Value.Span.Clear();
+        return linear;
     }
 }

@@ -7,10 +7,14 @@ namespace Mesh.Models.Networks;
 
 /// <summary>
 /// A click model over a <see cref="RankingBatch"/>. The user side (R rows) is computed once per request and broadcast to
-/// the request's candidates; the candidate side (N rows) is what grows with the candidate count.
+/// the request's candidates; the candidate side (N rows) is what grows with the candidate count. A network reads the
+/// configured features of its <see cref="Features"/>: a batch must be encoded with that schema.
 /// </summary>
-public abstract class RankingNetwork(string name) : Module(name)
+public abstract class RankingNetwork(string name, FeatureSchema? features = null) : Module(name)
 {
+    /// <summary>The configured features the network reads beyond the built-in ones (none by default).</summary>
+    public FeatureSchema Features { get; } = features ?? FeatureSchema.Empty;
+
     /// <summary>The architecture's name in checkpoints: <c>dhen</c>, <c>interformer</c>, <c>logistic</c>.</summary>
     public abstract string Architecture { get; }
 

@@ -1,3 +1,4 @@
+using Mesh.Contracts;
 using Mesh.Models.Features;
 using Mesh.Onnx;
 using Microsoft.ML.OnnxRuntime;
@@ -9,7 +10,8 @@ public static class BatchInputs
 {
     /// <summary>
     /// The tensor behind <paramref name="name"/>, over the batch's own array: the value reads it when the session runs,
-    /// so the batch must outlive the run. <c>user_embedding</c> is the batch's served embeddings.
+    /// so the batch must outlive the run. <c>user_embedding</c> is the batch's served embeddings; <c>feature.&lt;name&gt;</c>
+    /// is the batch's column of that configured feature.
     /// </summary>
     public static OrtValue Create(RankingBatch batch, string name)
     {
@@ -37,8 +39,18 @@ public static class BatchInputs
             OnnxNames.SequenceCategories => Ints(batch.SequenceCategories, r, T),
             OnnxNames.SequenceKinds => Ints(batch.SequenceKinds, r, T),
             OnnxNames.SequenceAges => Ints(batch.SequenceAges, r, T),
+            _ when name.StartsWith(OnnxNames.FeaturePrefix, StringComparison.Ordinal) => Feature(batch, name[OnnxNames.FeaturePrefix.Length..]),
             _ => throw new KeyNotFoundException($"'{name}' is not an input the ranking graphs declare"),
         };
+    }
+
+    private static OrtValue Feature(RankingBatch batch, string name)
+    {
+        var column = batch.Features.FirstOrDefault(c => c.Field.Name == name)
+            ?? throw new KeyNotFoundException($"the graphs read feature '{name}', which the batch was not encoded with ({batch.Schema})");
+        return column.Field.Kind == FeatureKind.Categorical
+            ? Ints(column.Ids, column.Rows, column.Field.MaxValues)
+            : OrtValue.CreateTensorValueFromMemory(column.Values, [column.Rows, 2]);
     }
 
     private static OrtValue Ints(int[] values, params long[] shape) => OrtValue.CreateTensorValueFromMemory(values, shape);

@@ -24,9 +24,22 @@ public sealed class OnnxRankingModel : IDisposable
         _sessions = sessions;
         _heads = sessions.Where(s => s.Key != OnnxNames.UserTower)
             .ToDictionary(s => s.Key, s => s.Value.OutputMetadata[OnnxNames.Logits].Dimensions[1], StringComparer.Ordinal);
+        var schemas = sessions.Where(s => s.Key != OnnxNames.UserTower)
+            .Select(s => FeatureSchema.Parse(s.Value.ModelMetadata.CustomMetadataMap.GetValueOrDefault(OnnxNames.FeaturesMetadata)))
+            .Distinct()
+            .ToList();
+        Features = schemas.Count switch
+        {
+            0 => FeatureSchema.Empty,
+            1 => schemas[0],
+            _ => throw new ModelRefusedException($"version {version}: its tiers read different features ({string.Join("; ", schemas)})"),
+        };
     }
 
     public long Version { get; }
+
+    /// <summary>The configured features the tiers read (their graphs' <c>mesh.features</c>): what <see cref="Encode"/> encodes.</summary>
+    public FeatureSchema Features { get; }
 
     public ExecutionTarget Target { get; }
 
@@ -72,6 +85,9 @@ public sealed class OnnxRankingModel : IDisposable
         return Load(model.Version, RankingOnnx.Export(model), target, intraOpThreads);
     }
 
+    /// <summary>Encodes requests for this version's graphs: the built-in inputs and the configured features it reads.</summary>
+    public RankingBatch Encode(IReadOnlyList<RankingInput> requests) => RankingBatch.Create(requests, schema: Features);
+
     /// <summary>The user tower's embedding of a user's recent events, as of <paramref name="at"/>; zeros for no events.</summary>
     public float[] EmbedUser(string userId, IReadOnlyList<RecentEvent> recent, DateTimeOffset at)
     {
@@ -85,7 +101,7 @@ public sealed class OnnxRankingModel : IDisposable
     /// <see cref="EarlyExitRule"/>), with that head's score: the engine's scores. The graph computes every head for every
     /// candidate, so <see cref="TierScores.CandidateLayers"/> is always N × heads here.
     /// </summary>
-    public TierScores Score(string tier, RankingInput request, EarlyExitRule? exit = null) => Score(tier, RankingBatch.Create([request]), [exit])[0];
+    public TierScores Score(string tier, RankingInput request, EarlyExitRule? exit = null) => Score(tier, Encode([request]), [exit])[0];
 
     /// <summary>
     /// Scores a batch of requests in one run of <paramref name="tier"/>'s graph (the user side once per request), then

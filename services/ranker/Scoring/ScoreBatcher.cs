@@ -62,7 +62,7 @@ public sealed class ScoreBatcher(ServingModel serving, IOptions<RankerOptions> o
             try
             {
                 var (model, tier) = group.Key;
-                var scored = model.Score(tier, RankingBatch.Create([.. calls.Select(c => c.Request)]), [.. calls.Select(c => c.Exit)]);
+                var scored = model.Score(tier, model.Encode([.. calls.Select(c => c.Request)]), [.. calls.Select(c => c.Exit)]);
                 metrics?.CountBatch(calls.Count, scored.Sum(s => s.Scores.Length));
                 for (var i = 0; i < calls.Count; i++)
                 {

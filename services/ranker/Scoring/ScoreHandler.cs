@@ -22,7 +22,7 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
     {
         Validate(request);
         using var lease = serving.Acquire();
-        var survivors = request.Candidates.Select(c => new Scored(c.AdId!, c.Category ?? "")).ToArray();
+        var survivors = request.Candidates.Select(c => new Scored(c.AdId!, c.Category ?? "", c.Features)).ToArray();
         int hits = 0, lookups = 0;
         long candidateLayers = 0;
         foreach (var stage in request.Cascade)
@@ -58,7 +58,8 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
 
     /// <summary>
     /// The stage's model input: the served embedding (empty for an unknown user, which the model reads as zeros, as the
-    /// tower gives for a user with no events), no sequence, and the representations attached so far.
+    /// tower gives for a user with no events), no sequence, the representations attached so far, and the request's and the
+    /// candidates' features as the router passed them (the model reads those its version knows).
     /// </summary>
     private RankingInput Input(ScoreRequest request, Scored[] survivors) => new()
     {
@@ -66,7 +67,7 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         Context = request.Context,
         At = clock.GetUtcNow(),
         UserEmbedding = request.UserEmbedding,
-        Ads = [.. survivors.Select(s => new AdInput(s.AdId, s.Category, s.Precomputed))],
+        Ads = [.. survivors.Select(s => new AdInput(s.AdId, s.Category, s.Precomputed, s.Features))],
     };
 
     private void Validate(ScoreRequest request)
@@ -131,10 +132,11 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         return hits;
     }
 
-    private sealed class Scored(string adId, string category)
+    private sealed class Scored(string adId, string category, IReadOnlyDictionary<string, System.Text.Json.JsonElement>? features)
     {
         public string AdId { get; } = adId;
         public string Category { get; } = category;
+        public IReadOnlyDictionary<string, System.Text.Json.JsonElement>? Features { get; } = features;
         public double Score { get; set; }
         public float[]? Precomputed { get; set; }
     }

@@ -1,5 +1,6 @@
 using Mesh.Contracts;
 using Mesh.Router.Embeddings;
+using Mesh.Router.Features;
 using Mesh.Router.Impressions;
 using Mesh.Router.Routing;
 using Mesh.Runtime;
@@ -33,13 +34,14 @@ public static class RankApi
         IServiceInvoker invoker,
         ImpressionQueue impressions,
         RouterMetrics metrics,
+        FeatureFilter features,
         IOptions<RouterOptions> options,
         TimeProvider clock,
         CancellationToken cancellationToken)
     {
         var started = clock.GetTimestamp();
         var (request, errors) = await JsonBody.ReadAsync<RankRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
-        errors ??= RankRequestValidation.Validate(request!);
+        errors ??= RankRequestValidation.Validate(request!, features);
         if (errors is not null)
         {
             metrics.CountRejected();
@@ -48,8 +50,11 @@ public static class RankApi
 
         var requestId = Guid.NewGuid().ToString("N");
         var userId = request!.UserId!;
+        // The features as the model reads them, to the ranker and into the impressions alike: the trainer learns from what was served.
         var context = request.Context ?? new RankContext();
-        var candidates = request.Candidates!.Select(c => c with { Category = c.Category ?? "" }).ToList();
+        context = context with { Features = features.Served(context.Features, FeatureSide.Context) };
+        var candidates = request.Candidates!.Select(c => c with { Category = c.Category ?? "", Features = features.Served(c.Features, FeatureSide.Candidate) }).ToList();
+        var candidateFeatures = candidates.Where(c => c.Features is not null).ToDictionary(c => c.AdId!, c => c.Features, StringComparer.Ordinal);
 
         var embedding = await embeddings.GetAsync(userId, request.OccurredAt, cancellationToken);
         var embeddingMs = clock.GetElapsedTime(started).TotalMilliseconds;
@@ -91,6 +96,7 @@ public static class RankApi
             Position = position,
             Score = item.Score,
             Precomputed = item.Precomputed,
+            Features = candidateFeatures.GetValueOrDefault(item.AdId),
         }).ToList();
         var servedAt = clock.GetUtcNow();
         await impressions.EnqueueAsync(new ImpressionsServed

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Mesh.Contracts;
+using Mesh.Router.Features;
 
 namespace Mesh.Router.Api;
 
@@ -8,9 +9,26 @@ public static class RankRequestValidation
 {
     public const int MaxIdLength = 256;
 
-    public static Dictionary<string, string[]>? Validate(RankRequest request)
+    /// <summary>The request's fields; with <paramref name="features"/>, the kinds of its configured features' values too.</summary>
+    public static Dictionary<string, string[]>? Validate(RankRequest request, FeatureFilter? features = null)
     {
         var errors = new Errors();
+        if (features is not null)
+        {
+            foreach (var (name, message) in features.Errors(request.Context?.Features, FeatureSide.Context))
+            {
+                errors.Add($"context.features.{name}", message);
+            }
+
+            for (var i = 0; i < (request.Candidates?.Count ?? 0); i++)
+            {
+                foreach (var (name, message) in features.Errors(request.Candidates![i]?.Features, FeatureSide.Candidate))
+                {
+                    errors.Add($"candidates[{i}].features.{name}", message);
+                }
+            }
+        }
+
         errors.RequireId("userId", request.UserId);
         if (request.Candidates is null || request.Candidates.Count == 0)
         {

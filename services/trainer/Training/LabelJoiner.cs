@@ -159,12 +159,12 @@ public sealed class LabelJoiner(IOptions<TrainerOptions> options, TimeProvider c
     }
 
     /// <summary>
-    /// The request as the models read it in training, from what serving logged: the candidates with the precomputed
-    /// representations the final stage used, and no user embedding, so that the trainer's own user tower computes it
-    /// from the logged sequence (the tower trains end to end with the tiers). The sequence's ages are taken on event
-    /// time, as of when user-model computed the served vector (<c>occurredAt - ageMs</c>, the router measuring the age
-    /// on the request's event time), the instant its tower read them, so the tower sees in training what it saw when
-    /// the served vector was made.
+    /// The request as the models read it in training, from what serving logged: the context and candidates with the
+    /// features they were served with, the precomputed representations the final stage used, and no user embedding, so
+    /// that the trainer's own user tower computes it from the logged sequence (the tower trains end to end with the
+    /// tiers). The sequence's ages are taken on event time, as of when user-model computed the served vector
+    /// (<c>occurredAt - ageMs</c>, the router measuring the age on the request's event time), the instant its tower read
+    /// them, so the tower sees in training what it saw when the served vector was made.
     /// </summary>
     internal static RankingInput ToInput(ImpressionsServed served, IReadOnlyList<ServedImpression> items)
     {
@@ -176,7 +176,7 @@ public sealed class LabelJoiner(IOptions<TrainerOptions> options, TimeProvider c
             At = EventTime(served) - TimeSpan.FromMilliseconds(double.IsFinite(ageMs) ? Math.Max(0, ageMs) : 0),
             Recent = served.Embedding.Recent ?? [],
             UserEmbedding = null,
-            Ads = [.. items.Select(i => new AdInput(i.AdId, i.Category, i.Precomputed))],
+            Ads = [.. items.Select(i => new AdInput(i.AdId, i.Category, i.Precomputed, i.Features))],
         };
     }
 

@@ -54,15 +54,18 @@ public sealed class StreamingTrainer(
     IEventPublisher publisher,
     IOptions<TrainerOptions> options,
     TimeProvider clock,
-    ILogger<StreamingTrainer> logger) : BackgroundService, IStatsContributor
+    ILogger<StreamingTrainer> logger,
+    IOptions<FeatureSpaceOptions>? features = null) : BackgroundService, IStatsContributor
 {
+    // Version 0 reads the configured features; a resumed checkpoint reads those it was trained with.
+    private readonly FeatureSchema _configured = SchemaOf(features);
     private readonly List<LabelledRequest> _backlog = [];
     private readonly BinaryMetrics _served = new();
     private readonly Lock _statsLock = new();
     private readonly SemaphoreSlim _collecting = new(1, 1);
     private readonly Graph _evaluation = new(training: false) { GemmThreads = options.Value.GemmThreads };
-    private Learner _learner = Learner.Start(RankingModel.CreateInitial(), RankingModel.CreateInitial(), options.Value);
-    private RankingModel _serving = RankingModel.CreateInitial(); // the serving version's weights, for its predictions
+    private Learner _learner = Learner.Start(RankingModel.CreateInitial(features: SchemaOf(features)), RankingModel.CreateInitial(features: SchemaOf(features)), options.Value);
+    private RankingModel _serving = RankingModel.CreateInitial(features: SchemaOf(features)); // the serving version's weights, for its predictions
     private long _publishedVersion;
     private ValidationWindow _window = new();
     private bool _differsFromServing;
@@ -221,8 +224,9 @@ public sealed class StreamingTrainer(
             n += request.Count;
         }
 
-        var encoded = RankingBatch.Create([.. batch.Select(r => r.Input)], labels);
-        var serving = Predict(_serving, encoded, Tiers.Large)[0];
+        var inputs = batch.Select(r => r.Input).ToList();
+        var encoded = _learner.Model.Encode(inputs, labels);
+        var serving = Predict(_serving, _serving.Features.Equals(encoded.Schema) ? encoded : _serving.Encode(inputs, labels), Tiers.Large)[0];
         var learner = _learner;
         if (options.Value.CalibrateColdStart && PublishedVersion == 0 && Calibrate(learner, encoded))
         {
@@ -471,6 +475,14 @@ public sealed class StreamingTrainer(
 
             Interlocked.Exchange(ref _publishedVersion, model.Version);
             logger.LogInformation("Resumed training from model v{Version}", model.Version);
+            if (!model.Features.Equals(_configured))
+            {
+                logger.LogWarning(
+                    "Model v{Version} was trained with other features ({ModelFeatures}) than those configured ({ConfiguredFeatures}); training goes on with the model's",
+                    model.Version,
+                    model.Features,
+                    _configured);
+            }
         }
         catch (Exception e) when (e is StateStoreException or CheckpointException or HttpRequestException)
         {
@@ -551,6 +563,8 @@ public sealed class StreamingTrainer(
     private static double? BaseRateNe(BinaryMetrics served) => served.BaseRate is > 0 and < 1 ? 1.0 : null;
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private static FeatureSchema SchemaOf(IOptions<FeatureSpaceOptions>? features) => features is null ? FeatureSchema.Empty : FeatureSchema.From(features.Value);
 
     /// <summary>
     /// The model being trained, its trainer, and what is published of it: the running average of its weights (a second
