@@ -17,7 +17,8 @@ public sealed class FeatureTrainingTests
     [Fact]
     public void CollectLabelled_ImpressionsWithFeatures_TheInputCarriesTheServedFeatures()
     {
-        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(new TrainerOptions { LabelWindow = TimeSpan.FromSeconds(10) }));
+        var clock = TestClock.Create();
+        var joiner = new LabelJoiner(Microsoft.Extensions.Options.Options.Create(new TrainerOptions { LabelWindow = TimeSpan.FromSeconds(10) }), clock);
         var served = LabelJoinerTests.Served(T0, "i1", "i2");
         served = served with
         {
@@ -26,7 +27,8 @@ public sealed class FeatureTrainingTests
         };
 
         joiner.AddImpressions(served);
-        var input = Assert.Single(joiner.CollectLabelled(T0.AddSeconds(10))).Input;
+        clock.Advance(TimeSpan.FromSeconds(10)); // no event for a label window: the idle flush closes it
+        var input = Assert.Single(joiner.CollectLabelled()).Input;
 
         Assert.Equal("gold", input.Context.Features!["segment"].GetString());
         Assert.Equal(["x", "y"], input.Ads[0].Features!["tags"].EnumerateArray().Select(v => v.GetString()));
