@@ -88,6 +88,7 @@ public sealed class FtrlLogisticPredictor : IOnlinePredictor
     private readonly IReadOnlyDictionary<string, FeatureTransform> _transforms;
     private readonly List<(int Index, double Value)> _features = [];
     private readonly BaseRatePredictor _base = new();
+    private readonly bool _featureCrosses;
 
     /// <param name="transforms">The numeric features' transforms, by feature name (absent: none).</param>
     /// <param name="seed">Mixed into every feature's hash.</param>
@@ -96,8 +97,12 @@ public sealed class FtrlLogisticPredictor : IOnlinePredictor
     /// <param name="beta">FTRL's β: smooths the first steps of a coordinate.</param>
     /// <param name="l1">L1 strength: weights of rare features stay exactly 0.</param>
     /// <param name="l2">L2 strength.</param>
-    public FtrlLogisticPredictor(IReadOnlyDictionary<string, FeatureTransform> transforms, int seed = 1, int bits = 20, double alpha = 0.05, double beta = 1, double l1 = 0.5, double l2 = 1)
+    /// <param name="featureCrosses">Also cross every categorical context value with every categorical candidate value
+    /// (not part of the baseline: a measure of what the crosses are worth on a log).</param>
+    public FtrlLogisticPredictor(
+        IReadOnlyDictionary<string, FeatureTransform> transforms, int seed = 1, int bits = 20, double alpha = 0.05, double beta = 1, double l1 = 0.5, double l2 = 1, bool featureCrosses = false)
     {
+        _featureCrosses = featureCrosses;
         ArgumentOutOfRangeException.ThrowIfLessThan(bits, 4);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(bits, 28);
         _transforms = transforms;
@@ -176,6 +181,18 @@ public sealed class FtrlLogisticPredictor : IOnlinePredictor
             foreach (var v in value.Values)
             {
                 Add("f\u001f" + name + "\u001f" + v, weight);
+                if (!_featureCrosses)
+                {
+                    continue;
+                }
+
+                foreach (var (contextName, contextValue) in request.Context.Where(c => !c.Value.IsNumeric))
+                {
+                    foreach (var c in contextValue.Values!)
+                    {
+                        Add("ff\u001f" + contextName + "\u001f" + c + "\u001f" + name + "\u001f" + v, weight / contextValue.Values.Count);
+                    }
+                }
             }
         }
     }
