@@ -54,7 +54,11 @@ public class RealisticWorldTests
         var full = Spread(Small());
         var additive = Spread(new RealisticWorldOptions
         {
-            Impressions = 20_000, SegmentCategoryScale = 0, AgeTagScale = 0, RegionPriceScale = 0, TasteInteraction = 0,
+            Impressions = 20_000,
+            SegmentCategoryScale = 0,
+            AgeTagScale = 0,
+            RegionPriceScale = 0,
+            TasteInteraction = 0,
         });
 
         Assert.True(full > 1.5 * additive, $"logit spread {full:F3} with interactions against {additive:F3} without");

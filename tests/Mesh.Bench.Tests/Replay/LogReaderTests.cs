@@ -113,7 +113,12 @@ public sealed class LogReaderTests : IDisposable
             """);
         var mapping = new LogMapping
         {
-            User = ["u"], Item = "i", Time = "t", TimeFormat = "unix-s", Label = "y", Request = "req",
+            User = ["u"],
+            Item = "i",
+            Time = "t",
+            TimeFormat = "unix-s",
+            Label = "y",
+            Request = "req",
             CandidateFeatures = [new FeatureColumn { Name = "tags", MaxValues = 3 }, new FeatureColumn { Name = "price", Kind = FeatureKind.Numeric }, new FeatureColumn { Name = "pos" }],
         };
 
