@@ -12,6 +12,7 @@ usage() {
     echo "  train    examples/s and model FLOP utilisation of a training step against the GEMM rate"
     echo "  quality  NE, AUC, calibration of every model on the synthetic world (1M impressions: 4 to 10 minutes on 2 cores)"
     echo "  trainer-throughput  labelled impressions/s the trainer trains on (its loop, defaults, publishes included) [requests] [candidates]"
+    echo "  replay   a log replayed through the standalone host in event-time order against three online baselines (no arguments: the synthetic world's realistic mode)"
     echo "  gpu      the ranking networks under ONNX Runtime's CUDA provider against its CPU provider (NVIDIA GPU, CUDA 13)"
     echo "run 'bench/run.sh help' for every option"
 }
@@ -57,9 +58,9 @@ if [[ "$1" == "trainer-throughput" ]]; then
 fi
 
 # Quiet on success; the full log on failure. One invocation per project: dotnet build takes one at a time.
-# Only load and events need the standalone host.
+# Only load, events and replay need the standalone host.
 projects=(bench/Mesh.Bench)
-if [[ "$1" == "load" || "$1" == "events" ]]; then
+if [[ "$1" == "load" || "$1" == "events" || "$1" == "replay" ]]; then
     projects=(services/standalone bench/Mesh.Bench)
 fi
 log="$(mktemp)"

@@ -3,6 +3,7 @@ using Mesh.Bench.Gemm;
 using Mesh.Bench.Load;
 using Mesh.Bench.Models;
 using Mesh.Bench.Onnx;
+using Mesh.Bench.Replay;
 
 // One class per benchmark (infer and train share theirs).
 return args.Length == 0 ? Usage(Console.Error) : args[0] switch
@@ -13,6 +14,7 @@ return args.Length == 0 ? Usage(Console.Error) : args[0] switch
     "infer" or "train" => ThroughputBenchmark.Run(args[0], args[1..]),
     "quality" => QualityBenchmark.Run(args[1..]),
     "gpu" => GpuBenchmark.Run(args[1..]),
+    "replay" => await ReplayBenchmark.RunAsync(args[1..]),
     "-h" or "--help" or "help" => Usage(Console.Out),
     _ => Usage(Console.Error, $"unknown benchmark '{args[0]}'"),
 };
@@ -33,6 +35,7 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine("  infer    candidates/s and model FLOP utilisation of the ranking networks' forward pass, against the 512³ GEMM in the same run");
     writer.WriteLine("  train    examples/s and model FLOP utilisation of a training step, against the 512³ GEMM in the same run");
     writer.WriteLine("  quality  NE, AUC and calibration of every model, one pass over the synthetic world, against the base rate and the planted optimum");
+    writer.WriteLine("  replay   a log (CSV or JSON lines) replayed through the standalone host in event-time order: NE, AUC, calibration against three online baselines");
     writer.WriteLine("  gpu      candidates/s and latency of the ranking networks under ONNX Runtime's CUDA provider, against its CPU provider (needs a GPU build: bench/run.sh gpu)");
     writer.WriteLine();
     writer.WriteLine(LoadOptions.Help);
@@ -48,6 +51,8 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine(QualityOptions.Help);
     writer.WriteLine();
     writer.WriteLine(GpuOptions.Help);
+    writer.WriteLine();
+    writer.WriteLine(ReplayOptions.Help);
     writer.WriteLine();
     writer.WriteLine($"Figures are printed as '{BenchOutput.Prefix} <name> <value> <unit>' lines; compare ratios, not absolute timings.");
     return error is null ? 0 : 2;

@@ -53,6 +53,7 @@ internal static class Seeds
     public const int Traffic = 3;
     public const int Driver = 4;
     public const int UserDrift = 5;
+    public const int Realistic = 6;
 
     /// <summary>SplitMix64 over (seed, stream, index), folded to a non-negative int for <see cref="Random(int)"/>.</summary>
     public static int Derive(int seed, int stream, long index = 0)
