@@ -88,7 +88,12 @@ public static class ReplayBenchmark
         var settings = HostFeatureSettings(mapping).Concat(options.HostSettings).ToList();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"stream    {requests.Count} requests from {requests[0].Time:yyyy-MM-dd HH:mm:ss} to {requests[^1].Time:yyyy-MM-dd HH:mm:ss} UTC (event time); {read.Impressions.Select(i => i.UserId).Distinct().Count()} users, {read.Impressions.Select(i => i.ItemId).Distinct().Count()} items"));
+        var keepUp = options.GateSettings();
         output.WriteLine($"replay    speed {(options.Speed is { } s ? $"{s} impressions/s" : "as fast as the mesh answers")}, negatives {options.Negatives.ToString().ToLowerInvariant()}, one request at a time");
+        output.WriteLine(keepUp is null
+            ? "keep-up   off (--keep-up 0): the replay may run ahead of the trainer, and the result depends on replay speed"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"keep-up   at most {keepUp.Bound} impressions ahead of the trainer's trained + untrained + shed examples (/v1/stats){(options.Negatives == NegativeFeedback.Window ? WindowNote(keepUp.LabelWindow) : "")}"));
 
         StandaloneHost? host = null;
         using var stop = new HostInterrupt(() => host?.Kill());
@@ -112,7 +117,7 @@ public static class ReplayBenchmark
                     Console.Error.WriteLine($"replay: {done}/{total} impressions");
                 }
             });
-            var result = await runner.RunAsync(requests, baselines, new ReplaySettings(options.Speed, options.Negatives), progress, stop.Token);
+            var result = await runner.RunAsync(requests, baselines, new ReplaySettings(options.Speed, options.Negatives, keepUp), progress, stop.Token);
             var stats = await client.GetFromJsonAsync<JsonElement>("v1/stats", stop.Token);
 
             var summary = Summarize(result);
@@ -149,6 +154,9 @@ public static class ReplayBenchmark
             }
         }
     }
+
+    private static string WindowNote(TimeSpan window) =>
+        string.Create(CultureInfo.InvariantCulture, $", counting those whose label window ({window.TotalSeconds:0.###} s of event time) has closed");
 
     /// <summary>The baselines in table order: base rate, item rate, online LR (seeded hashing, the mapping's transforms).</summary>
     public static IReadOnlyList<IOnlinePredictor> CreateBaselines(LogMapping mapping, int seed)
@@ -256,8 +264,10 @@ public static class ReplayBenchmark
         output.WriteLine($"NE: mean log loss over the range / entropy of the range's own click rate (1 = always predicting that rate; lower is better).");
         output.WriteLine($"last: the last {LastShare:P0} of the stream. Every model is scored on the impressions the mesh scored; each predicted before it learnt the label.");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{result.Labels.Length} impressions in {result.Requests} requests ({result.RankCalls} rank calls) in {result.Elapsed.TotalSeconds:F1} s: {result.Labels.Length / result.Elapsed.TotalSeconds:F1} impressions/s; " +
-            $"model versions served v{result.ModelVersions.Min}..v{result.ModelVersions.Max}"));
+            $"{result.Labels.Length} impressions in {result.Requests} requests ({result.RankCalls} rank calls) in {result.Elapsed.TotalSeconds:F1} s: {result.Labels.Length / result.Elapsed.TotalSeconds:F1} impressions/s " +
+            $"(wall time, keep-up waits included); model versions served v{result.ModelVersions.Min}..v{result.ModelVersions.Max}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"keep-up waits {result.KeepUpWait.TotalSeconds:F1} s in total ({result.KeepUpWaits} times held back, {result.StatsReads} reads of /v1/stats)"));
         output.WriteLine($"errors    rank {result.RankErrors}, impressions without a mesh score {result.MissingScores} (left out of every row), feedback {result.FeedbackErrors} of {result.FeedbackPosts} posts");
         foreach (var e in result.FirstErrors)
         {
@@ -332,6 +342,7 @@ public static class ReplayBenchmark
         BenchOutput.WriteFigure(output, "replay_ne_last20_vs_lr", mesh.Last.Ne / lr.Last.Ne, "ratio");
         BenchOutput.WriteFigure(output, "replay_auc_vs_lr", mesh.Last.Auc - lr.Last.Auc, "auc_diff");
         BenchOutput.WriteFigure(output, "replay_impressions_per_s", result.Labels.Length / result.Elapsed.TotalSeconds, "impressions/s");
+        BenchOutput.WriteFigure(output, "replay_keepup_wait_s", result.KeepUpWait.TotalSeconds, "s");
         BenchOutput.WriteFigure(output, "replay_auc_last20", mesh.Last.Auc, "auc");
         BenchOutput.WriteFigure(output, "replay_calibration_last20", mesh.Last.Calibration, "ratio");
         BenchOutput.WriteFigure(output, "replay_ne", mesh.All.Ne, "ne");

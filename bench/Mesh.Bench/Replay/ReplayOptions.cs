@@ -15,6 +15,8 @@ public sealed record ReplayOptions
           --speed <n>           impressions per second of wall time to pace at (default: as fast as the mesh answers)
           --negatives <mode>    explicit (default): POST /v1/feedback kind noClick for every impression not clicked;
                                 window: clicks only, the trainer's label window closes the rest
+          --keep-up <n>         never be more than n impressions ahead of what the trainer has taken in (GET /v1/stats),
+                                so that the result does not depend on replay speed (default 1000; 0: no gate)
           --out <dir>           where the plot (and the generated log and mapping) go (default artifacts/replay)
           --seed <n>            seed of the generated log and of the logistic-regression baseline's hashing (default 1)
           --window <share>      rolling-NE window of the plot, as a share of the stream (default 0.1)
@@ -33,6 +35,9 @@ public sealed record ReplayOptions
     public double? Speed { get; init; }
 
     public NegativeFeedback Negatives { get; init; } = NegativeFeedback.Explicit;
+
+    /// <summary>The keep-up gate's bound in impressions; 0: no gate. Default <see cref="KeepUpSettings.DefaultBound"/>.</summary>
+    public int KeepUp { get; init; } = KeepUpSettings.DefaultBound;
 
     public string? OutDirectory { get; init; }
 
@@ -74,6 +79,9 @@ public sealed record ReplayOptions
                 case "negatives" when value is "explicit" or "window":
                     options = options with { Negatives = value == "explicit" ? NegativeFeedback.Explicit : NegativeFeedback.Window };
                     break;
+                case "keep-up" when BenchArguments.TryParseInt(value, 0, int.MaxValue, out var keepUp):
+                    options = options with { KeepUp = keepUp };
+                    break;
                 case "out" when value.Length > 0:
                     options = options with { OutDirectory = value };
                     break;
@@ -100,5 +108,21 @@ public sealed record ReplayOptions
         }
 
         return (options, null);
+    }
+
+    /// <summary>The keep-up gate's settings; null with <c>--keep-up 0</c>.</summary>
+    public KeepUpSettings? GateSettings() => KeepUp == 0 ? null : new KeepUpSettings(KeepUp, LabelWindow());
+
+    /// <summary>
+    /// The host's label window: the last <c>--set Trainer:LabelWindow=</c> (a TimeSpan, <c>00:00:02</c>), else the
+    /// trainer's default. A value that does not parse leaves the default (the host refuses it anyway).
+    /// </summary>
+    public TimeSpan LabelWindow()
+    {
+        const string Key = "--Trainer:LabelWindow=";
+        var set = HostSettings.LastOrDefault(s => s.StartsWith(Key, StringComparison.OrdinalIgnoreCase));
+        return set is not null && TimeSpan.TryParse(set[Key.Length..], CultureInfo.InvariantCulture, out var window) && window >= TimeSpan.Zero
+            ? window
+            : KeepUpSettings.DefaultLabelWindow;
     }
 }

@@ -18,7 +18,8 @@ public enum NegativeFeedback
 /// <summary>How to replay.</summary>
 /// <param name="Speed">Impressions per second of wall time to pace at; null: as fast as the mesh answers.</param>
 /// <param name="Negatives">How impressions not clicked are told to the mesh.</param>
-public sealed record ReplaySettings(double? Speed = null, NegativeFeedback Negatives = NegativeFeedback.Explicit);
+/// <param name="KeepUp">The keep-up gate (<see cref="KeepUpGate"/>); null: none, the replay runs as fast as the mesh answers.</param>
+public sealed record ReplaySettings(double? Speed = null, NegativeFeedback Negatives = NegativeFeedback.Explicit, KeepUpSettings? KeepUp = null);
 
 /// <summary>What a replay measured: per impression in replay order, the label and each model's prediction.</summary>
 /// <param name="Labels">1 for a click, per impression in replay order.</param>
@@ -31,18 +32,26 @@ public sealed record ReplaySettings(double? Speed = null, NegativeFeedback Negat
 /// <param name="FeedbackErrors">Feedback posts that failed.</param>
 /// <param name="FirstErrors">The first few error messages, in order.</param>
 /// <param name="ModelVersions">Model versions of the rank replies, lowest and highest; (-1, -1) without a reply.</param>
-/// <param name="Elapsed">Wall time of the replay.</param>
+/// <param name="Elapsed">Wall time of the replay, the keep-up gate's waits included.</param>
+/// <param name="KeepUpWait">Wall time the keep-up gate held the replay back (zero without the gate).</param>
+/// <param name="KeepUpWaits">Times the keep-up gate held the replay back.</param>
+/// <param name="StatsReads">Reads of <c>/v1/stats</c> by the keep-up gate.</param>
 public sealed record ReplayResult(
     float[] Labels, IReadOnlyDictionary<string, float[]> Predictions, int Requests, int RankCalls, long RankErrors, long MissingScores,
-    long FeedbackPosts, long FeedbackErrors, IReadOnlyList<string> FirstErrors, (long Min, long Max) ModelVersions, TimeSpan Elapsed);
+    long FeedbackPosts, long FeedbackErrors, IReadOnlyList<string> FirstErrors, (long Min, long Max) ModelVersions, TimeSpan Elapsed,
+    TimeSpan KeepUpWait, int KeepUpWaits, int StatsReads);
 
 /// <summary>
 /// Replays requests in order through <c>POST /v1/rank</c> and <c>POST /v1/feedback</c>, one request at a time, with
 /// the baselines predicting each impression beside the mesh (progressive validation: every model, the mesh included,
 /// predicts an impression before its label is sent or learnt). A request with more than <see cref="RankRequest.MaxK"/>
 /// candidates, or with the same item twice, goes as several rank calls. Errors are counted, never dropped silently.
+/// With <see cref="ReplaySettings.KeepUp"/>, each request first waits for the trainer (<see cref="KeepUpGate"/>).
 /// </summary>
-public sealed class ReplayRunner(HttpClient client, TimeProvider clock)
+/// <param name="client">The host's API.</param>
+/// <param name="clock">Pacing, elapsed time and the keep-up gate's stall timeout.</param>
+/// <param name="wait">The keep-up gate's delay between two reads of <c>/v1/stats</c>; default <see cref="Task.Delay(TimeSpan, TimeProvider, CancellationToken)"/> on <paramref name="clock"/>. Tests advance a fake clock here.</param>
+public sealed class ReplayRunner(HttpClient client, TimeProvider clock, Func<TimeSpan, CancellationToken, Task>? wait = null)
 {
     public const string Mesh = "mesh";
     public const string Planted = "planted";
@@ -75,6 +84,9 @@ public sealed class ReplayRunner(HttpClient client, TimeProvider clock)
         var (minVersion, maxVersion) = (long.MaxValue, long.MinValue);
         long missing = 0, feedbackPosts = 0;
         var rankCalls = 0;
+        var gate = settings.KeepUp is { } keepUp
+            ? new KeepUpGate(client, clock, wait ?? ((delay, token) => Task.Delay(delay, clock, token)), keepUp, settings.Negatives)
+            : null;
         var started = clock.GetTimestamp();
         var at = 0;
         foreach (var request in requests)
@@ -87,6 +99,11 @@ public sealed class ReplayRunner(HttpClient client, TimeProvider clock)
                 {
                     await Task.Delay(due, clock, cancellationToken);
                 }
+            }
+
+            if (gate is not null)
+            {
+                await gate.BeforeAsync(request.Time, request.Items.Count, cancellationToken);
             }
 
             for (var j = 0; j < request.Items.Count; j++)
@@ -150,6 +167,7 @@ public sealed class ReplayRunner(HttpClient client, TimeProvider clock)
             }
 
             await Task.WhenAll(feedback);
+            gate?.Sent(request.Time, served.Count(s => s.ImpressionId is not null));
             foreach (var item in request.Items)
             {
                 foreach (var b in baselines)
@@ -165,7 +183,7 @@ public sealed class ReplayRunner(HttpClient client, TimeProvider clock)
         var versions = minVersion == long.MaxValue ? (-1L, -1L) : (minVersion, maxVersion);
         return new ReplayResult(
             labels, predictions, requests.Count, rankCalls, Interlocked.Read(ref _rankErrors), missing, feedbackPosts, Interlocked.Read(ref _feedbackErrors),
-            [.. _errors], versions, clock.GetElapsedTime(started));
+            [.. _errors], versions, clock.GetElapsedTime(started), gate?.Waited ?? TimeSpan.Zero, gate?.Waits ?? 0, gate?.Reads ?? 0);
     }
 
     /// <summary>
