@@ -1,3 +1,4 @@
+using Mesh.Contracts;
 namespace Mesh.Bench.Replay;
 
 /// <summary>
@@ -204,7 +205,7 @@ public sealed class FtrlLogisticPredictor : IOnlinePredictor
     }
 
     private double Transform(string name, double x) =>
-        _transforms.GetValueOrDefault(name) == FeatureTransform.Log1p ? Math.Log(1 + Math.Max(0, x)) : x;
+        _transforms.GetValueOrDefault(name) == FeatureTransform.Log1p ? Math.Sign(x) * Math.Log(1 + Math.Abs(x)) : x; // as the mesh reads it
 
     private void Add(string feature, double value) => _features.Add((Index(feature), value));
 

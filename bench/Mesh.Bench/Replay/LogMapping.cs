@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Mesh.Contracts;
 
 namespace Mesh.Bench.Replay;
 
@@ -117,18 +118,6 @@ public sealed record FeatureColumn
     public int? MaxValues { get; init; }
 
     public string SourceColumn => Column ?? Name;
-}
-
-public enum FeatureKind
-{
-    Categorical,
-    Numeric,
-}
-
-public enum FeatureTransform
-{
-    None,
-    Log1p,
 }
 
 /// <summary>A CSV or JSON-lines table of items, one row per item.</summary>

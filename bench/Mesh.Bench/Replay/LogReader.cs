@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Mesh.Contracts;
 using nietras.SeparatedValues;
 
 namespace Mesh.Bench.Replay;

@@ -11,7 +11,7 @@ public sealed record ReplayOptions
                                 world's realistic mode is generated (seeded) as a JSON-lines log and replayed
           --mapping <file>      JSON: which columns are the user, item, time, label, request, category and features
                                 (bench/mappings/*.json; see bench/README.md); required with --log
-          --limit <n>           rows read from the log, in file order (default: all; the generated log: 30000)
+          --limit <n>           rows read from the log, in file order (default: all; the generated log: 90000)
           --speed <n>           impressions per second of wall time to pace at (default: as fast as the mesh answers)
           --negatives <mode>    explicit (default): POST /v1/feedback kind noClick for every impression not clicked;
                                 window: clicks only, the trainer's label window closes the rest
@@ -28,7 +28,7 @@ public sealed record ReplayOptions
 
     public string? MappingPath { get; init; }
 
-    /// <summary>Rows read from the log; null: all (30,000 for the generated log).</summary>
+    /// <summary>Rows read from the log; null: all (90,000 for the generated log).</summary>
     public int? Limit { get; init; }
 
     /// <summary>Impressions per second of wall time; null: as fast as the mesh answers.</summary>

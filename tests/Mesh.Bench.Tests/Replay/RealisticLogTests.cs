@@ -1,4 +1,5 @@
 using Mesh.Bench.Replay;
+using Mesh.Contracts;
 
 namespace Mesh.Bench.Tests.Replay;
 

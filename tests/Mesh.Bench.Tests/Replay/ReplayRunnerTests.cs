@@ -2,8 +2,6 @@ using System.Net;
 using Mesh.Bench.Replay;
 using Mesh.Contracts;
 // The log mapping's own kinds, not the host's FeatureSpaceOptions ones of the same names.
-using FeatureKind = Mesh.Bench.Replay.FeatureKind;
-using FeatureTransform = Mesh.Bench.Replay.FeatureTransform;
 
 namespace Mesh.Bench.Tests.Replay;
 
