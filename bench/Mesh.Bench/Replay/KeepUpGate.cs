@@ -20,6 +20,12 @@ public sealed record KeepUpSettings(int Bound, TimeSpan LabelWindow)
     /// <summary>Delay between two reads of <c>/v1/stats</c> while the replay waits. Default 20 ms.</summary>
     public TimeSpan PollDelay { get; init; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// Impressions sent between two reads of <c>/v1/stats</c> while within the bound, so that a version the trainer
+    /// published is seen and waited for (<c>ranker.lag.versions</c>) even when training keeps up. Default 100.
+    /// </summary>
+    public int CheckEvery { get; init; } = 100;
+
     /// <summary>How long the trainer may take in nothing while the replay waits before the replay stops with an error. Default 60 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
@@ -60,6 +66,7 @@ public sealed class KeepUpGate(HttpClient client, TimeProvider clock, Func<TimeS
     private long _takeable;
     private Progress _progress;
     private string? _lastReadError;
+    private long _checkedAt;
 
     /// <summary>Wall time (the injected clock) the replay spent held back, polls included.</summary>
     public TimeSpan Waited { get; private set; }
@@ -81,22 +88,27 @@ public sealed class KeepUpGate(HttpClient client, TimeProvider clock, Func<TimeS
 
         var caughtUp = _takeable;
         var after = negatives == NegativeFeedback.Explicit ? _takeable + count : _takeable;
-        if (after - _progress.Total <= settings.Bound)
+        if (after - _progress.Total <= settings.Bound && _takeable - _checkedAt < settings.CheckEvery)
         {
             return;
         }
+
+        _checkedAt = _takeable;
 
         var started = clock.GetTimestamp();
         var lastAdvance = started;
         var held = false;
         while (true)
         {
-            if (await ReadAsync(cancellationToken) is { } reading && reading.Total > _progress.Total)
+            var reading = await ReadAsync(cancellationToken);
+            if (reading is { } r && (r.Total > _progress.Total || r.ServingBehind < _progress.ServingBehind))
             {
-                (_progress, lastAdvance) = (reading, clock.GetTimestamp());
+                (_progress, lastAdvance) = (r, clock.GetTimestamp());
             }
 
-            if (after - _progress.Total <= settings.Bound || _progress.Total >= caughtUp)
+            // Within the bound, and serving the newest version published: a version's loading is waited for too, so
+            // that the version a request meets depends on the log, not on how many requests fit into a load.
+            if ((after - _progress.Total <= settings.Bound || _progress.Total >= caughtUp) && (reading?.ServingBehind ?? 0) == 0)
             {
                 break;
             }
@@ -105,7 +117,7 @@ public sealed class KeepUpGate(HttpClient client, TimeProvider clock, Func<TimeS
             {
                 var readError = _lastReadError is null ? "" : $"; last read of {StatsPath}: {_lastReadError}";
                 throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
-                    $"keep-up: the trainer took in nothing for {settings.StallTimeout.TotalSeconds:F0} s: {_sent} impressions served, {_takeable} of them takeable by the trainer, trainer progress {_progress.Total} (trainedExamples {_progress.Trained} + untrainedExamples {_progress.Untrained} + shedExamples {_progress.Shed}), bound {settings.Bound}; the next request has {count} impressions{readError}. Replay with --keep-up 0 to run without the gate."));
+                    $"keep-up: the trainer took in nothing for {settings.StallTimeout.TotalSeconds:F0} s: {_sent} impressions served, {_takeable} of them takeable by the trainer, trainer progress {_progress.Total} (trainedExamples {_progress.Trained} + untrainedExamples {_progress.Untrained} + shedExamples {_progress.Shed}), bound {settings.Bound}, serving {_progress.ServingBehind} published versions behind; the next request has {count} impressions{readError}. Replay with --keep-up 0 to run without the gate."));
             }
 
             held = true;
@@ -163,7 +175,7 @@ public sealed class KeepUpGate(HttpClient client, TimeProvider clock, Func<TimeS
         }
 
         _lastReadError = null;
-        return new Progress(trained ?? 0, untrained ?? 0, shed ?? 0);
+        return new Progress(trained ?? 0, untrained ?? 0, shed ?? 0, ServingBehind(stats));
     }
 
     /// <summary><c>trainer.<paramref name="name"/></c> as a whole number; null where missing or not a number.</summary>
@@ -171,7 +183,13 @@ public sealed class KeepUpGate(HttpClient client, TimeProvider clock, Func<TimeS
         stats.ValueKind == JsonValueKind.Object && stats.TryGetProperty("trainer", out var trainer) && trainer.ValueKind == JsonValueKind.Object &&
         trainer.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) ? n : null;
 
-    private readonly record struct Progress(long Trained, long Untrained, long Shed)
+    /// <summary><c>ranker.lag.versions</c>: versions published that the ranker does not serve yet; 0 where not reported.</summary>
+    private static long ServingBehind(JsonElement stats) =>
+        stats.ValueKind == JsonValueKind.Object && stats.TryGetProperty("ranker", out var ranker) && ranker.ValueKind == JsonValueKind.Object &&
+        ranker.TryGetProperty("lag", out var lag) && lag.ValueKind == JsonValueKind.Object &&
+        lag.TryGetProperty("versions", out var versions) && versions.TryGetInt64(out var n) ? n : 0;
+
+    private readonly record struct Progress(long Trained, long Untrained, long Shed, long ServingBehind)
     {
         public long Total => Trained + Untrained + Shed;
     }

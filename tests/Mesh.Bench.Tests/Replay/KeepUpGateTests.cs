@@ -14,7 +14,7 @@ public class KeepUpGateTests
     /// A stand-in for the host whose trainer takes in what <paramref name="progress"/> says (given the feedback posts
     /// so far), reported as <c>trainer.trainedExamples</c> in <c>/v1/stats</c>. Records how far ahead each rank call was.
     /// </summary>
-    private sealed class TrainerMesh(Func<long, long> progress, string? stats = null) : HttpMessageHandler
+    private sealed class TrainerMesh(Func<long, long> progress, string? stats = null, Func<long>? servingBehind = null) : HttpMessageHandler
     {
         private long _feedback;
 
@@ -33,7 +33,7 @@ public class KeepUpGateTests
             {
                 case "/v1/stats":
                     StatsReads++;
-                    var body = stats ?? $$$"""{"trainer":{"trainedExamples":{{{progress(Feedback)}}},"pendingLabels":7}}""";
+                    var body = stats ?? $$$"""{"trainer":{"trainedExamples":{{{progress(Feedback)}}},"pendingLabels":7},"ranker":{"lag":{"versions":{{{servingBehind?.Invoke() ?? 0}}} } } }""";
                     return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
                 case "/v1/feedback":
                     Interlocked.Increment(ref _feedback);
@@ -94,6 +94,22 @@ public class KeepUpGateTests
         Assert.Equal(Poll * delays, result.KeepUpWait); // reads take no fake time: the waits are the poll delays
         Assert.Equal(mesh.StatsReads, result.StatsReads);
         Assert.Equal(result.KeepUpWait, result.Elapsed); // nothing else moves the fake clock: impressions/s counts the waits
+    }
+
+    [Fact]
+    public async Task RunAsync_ServingBehindANewVersion_WaitsForItsLoad()
+    {
+        var clock = new FakeTimeProvider();
+        var start = clock.GetUtcNow();
+        // The trainer keeps up; a version published at once takes the ranker 1 s of the fake clock to load.
+        var mesh = new TrainerMesh(fed => fed, servingBehind: () => clock.GetUtcNow() - start < TimeSpan.FromSeconds(1) ? 1 : 0);
+        var keepUp = new KeepUpSettings(100, TimeSpan.FromSeconds(10)) { CheckEvery = 10 };
+
+        var (result, _) = await ReplayAsync(mesh, clock, new ReplaySettings(KeepUp: keepUp));
+
+        Assert.Equal(30, mesh.Ranked);
+        Assert.Equal(1, result.KeepUpWaits); // held once, at the first check, until the version loaded
+        Assert.Equal(TimeSpan.FromSeconds(1), result.KeepUpWait);
     }
 
     [Fact]
