@@ -38,11 +38,8 @@ public static class LoadBenchmark
             return 2;
         }
 
-        var hostPath = options.HostPath ?? StandaloneHost.FindDefaultPath();
-        if (hostPath is null || !File.Exists(hostPath))
+        if (await StandaloneHost.ResolvePathAsync(options.HostPath) is not { } hostPath)
         {
-            await Console.Error.WriteLineAsync(
-                $"error: Mesh.Standalone.dll not found ({hostPath ?? "services/standalone/bin/Release/net10.0"}); bench/run.sh builds it, or pass --host.");
             return 2;
         }
 

@@ -64,6 +64,23 @@ public sealed class StandaloneHost : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The host to start: <paramref name="given"/> (a <c>--host</c> option) or the default build; null, with the error
+    /// written to standard error, when there is none.
+    /// </summary>
+    public static async Task<string?> ResolvePathAsync(string? given)
+    {
+        var path = given ?? FindDefaultPath();
+        if (path is not null && File.Exists(path))
+        {
+            return path;
+        }
+
+        await Console.Error.WriteLineAsync(
+            $"error: Mesh.Standalone.dll not found ({path ?? "services/standalone/bin/Release/net10.0"}); bench/run.sh builds it, or pass --host.");
+        return null;
+    }
+
     /// <summary>The Release build of services/standalone, found by walking up from this tool to the repository root.</summary>
     public static string? FindDefaultPath()
     {

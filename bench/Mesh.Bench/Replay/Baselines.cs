@@ -156,37 +156,13 @@ public sealed class FtrlLogisticPredictor : IOnlinePredictor
         Add("ui\u001f" + impression.UserId + "\u001f" + impression.ItemId, 1);
         foreach (var (name, value) in request.Context)
         {
-            if (value.IsNumeric)
-            {
-                Add("n\u001f" + name, Transform(name, value.Number));
-                continue;
-            }
-
-            var weight = 1.0 / value.Values!.Count;
-            foreach (var v in value.Values)
-            {
-                Add("f\u001f" + name + "\u001f" + v, weight);
-                Add("fi\u001f" + name + "\u001f" + v + "\u001f" + impression.ItemId, weight);
-            }
+            AddFeature(name, value, (v, weight) => Add("fi\u001f" + name + "\u001f" + v + "\u001f" + impression.ItemId, weight));
         }
 
         foreach (var (name, value) in impression.Candidate)
         {
-            if (value.IsNumeric)
+            AddFeature(name, value, !_featureCrosses ? null : (v, weight) =>
             {
-                Add("n\u001f" + name, Transform(name, value.Number));
-                continue;
-            }
-
-            var weight = 1.0 / value.Values!.Count;
-            foreach (var v in value.Values)
-            {
-                Add("f\u001f" + name + "\u001f" + v, weight);
-                if (!_featureCrosses)
-                {
-                    continue;
-                }
-
                 foreach (var (contextName, contextValue) in request.Context.Where(c => !c.Value.IsNumeric))
                 {
                     foreach (var c in contextValue.Values!)
@@ -194,7 +170,24 @@ public sealed class FtrlLogisticPredictor : IOnlinePredictor
                         Add("ff\u001f" + contextName + "\u001f" + c + "\u001f" + name + "\u001f" + v, weight / contextValue.Values.Count);
                     }
                 }
-            }
+            });
+        }
+    }
+
+    /// <summary>One feature: a numeric value as itself (transformed), each categorical value at 1/count, and its crosses.</summary>
+    private void AddFeature(string name, FeatureValue value, Action<string, double>? cross)
+    {
+        if (value.IsNumeric)
+        {
+            Add("n\u001f" + name, Transform(name, value.Number));
+            return;
+        }
+
+        var weight = 1.0 / value.Values!.Count;
+        foreach (var v in value.Values)
+        {
+            Add("f\u001f" + name + "\u001f" + v, weight);
+            cross?.Invoke(v, weight);
         }
     }
 
