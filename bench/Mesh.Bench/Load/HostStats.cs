@@ -10,11 +10,8 @@ public readonly record struct HostStats(RankerCounters Ranker, bool? Train, long
 {
     public static HostStats FromStats(JsonElement stats)
     {
-        var trainer = stats.TryGetProperty("trainer", out var t) ? t : default;
-        bool? train = trainer.ValueKind == JsonValueKind.Object && trainer.TryGetProperty("train", out var on) && on.ValueKind is JsonValueKind.True or JsonValueKind.False
-            ? on.GetBoolean()
-            : null;
-        var trained = trainer.ValueKind == JsonValueKind.Object && trainer.TryGetProperty("trainedExamples", out var n) ? n.GetInt64() : 0;
+        bool? train = StatsJson.At(stats, "trainer", "train") is { ValueKind: JsonValueKind.True or JsonValueKind.False } on ? on.GetBoolean() : null;
+        var trained = StatsJson.At(stats, "trainer", "trainedExamples")?.GetInt64() ?? 0;
         return new(RankerCounters.FromStats(stats), train, trained);
     }
 }

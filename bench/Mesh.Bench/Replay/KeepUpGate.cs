@@ -179,15 +179,10 @@ public sealed class KeepUpGate(HttpClient client, TimeProvider clock, Func<TimeS
     }
 
     /// <summary><c>trainer.<paramref name="name"/></c> as a whole number; null where missing or not a number.</summary>
-    private static long? Field(JsonElement stats, string name) =>
-        stats.ValueKind == JsonValueKind.Object && stats.TryGetProperty("trainer", out var trainer) && trainer.ValueKind == JsonValueKind.Object &&
-        trainer.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) ? n : null;
+    private static long? Field(JsonElement stats, string name) => StatsJson.Long(stats, "trainer", name);
 
     /// <summary><c>ranker.lag.versions</c>: versions published that the ranker does not serve yet; 0 where not reported.</summary>
-    private static long ServingBehind(JsonElement stats) =>
-        stats.ValueKind == JsonValueKind.Object && stats.TryGetProperty("ranker", out var ranker) && ranker.ValueKind == JsonValueKind.Object &&
-        ranker.TryGetProperty("lag", out var lag) && lag.ValueKind == JsonValueKind.Object &&
-        lag.TryGetProperty("versions", out var versions) && versions.TryGetInt64(out var n) ? n : 0;
+    private static long ServingBehind(JsonElement stats) => StatsJson.Long(stats, "ranker", "lag", "versions") ?? 0;
 
     private readonly record struct Progress(long Trained, long Untrained, long Shed, long ServingBehind)
     {

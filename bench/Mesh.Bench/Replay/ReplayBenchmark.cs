@@ -278,18 +278,7 @@ public static class ReplayBenchmark
     /// <summary>What <c>/v1/stats</c> says at the end: the served version, the trainer's, and any lag figure the host reports.</summary>
     private static void WriteStats(TextWriter output, JsonElement stats)
     {
-        static string Get(JsonElement e, params string[] path)
-        {
-            foreach (var name in path)
-            {
-                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(name, out e))
-                {
-                    return "-";
-                }
-            }
-
-            return e.ToString();
-        }
+        static string Get(JsonElement stats, params ReadOnlySpan<string> path) => StatsJson.At(stats, path)?.ToString() ?? "-";
 
         output.WriteLine($"/v1/stats at the end: modelVersion {Get(stats, "modelVersion")}, ranker.modelVersion {Get(stats, "ranker", "modelVersion")}, " +
             $"trainer.publishedVersion {Get(stats, "trainer", "publishedVersion")}, trainer.trainedExamples {Get(stats, "trainer", "trainedExamples")}, " +
