@@ -117,7 +117,7 @@ public static class ReplayBenchmark
                     Console.Error.WriteLine($"replay: {done}/{total} impressions");
                 }
             });
-            var result = await runner.RunAsync(requests, baselines, new ReplaySettings(options.Speed, options.Negatives, keepUp), progress, stop.Token);
+            var result = await runner.RunAsync(requests, baselines, new ReplaySettings(options.Speed, options.Negatives, keepUp, options.UserEvents), progress, stop.Token);
             var stats = await client.GetFromJsonAsync<JsonElement>("v1/stats", stop.Token);
 
             var summary = Summarize(result);
@@ -268,7 +268,8 @@ public static class ReplayBenchmark
             $"(wall time, keep-up waits included); model versions served v{result.ModelVersions.Min}..v{result.ModelVersions.Max}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"keep-up waits {result.KeepUpWait.TotalSeconds:F1} s in total ({result.KeepUpWaits} times held back, {result.StatsReads} reads of /v1/stats)"));
-        output.WriteLine($"errors    rank {result.RankErrors}, impressions without a mesh score {result.MissingScores} (left out of every row), feedback {result.FeedbackErrors} of {result.FeedbackPosts} posts");
+        output.WriteLine($"errors    rank {result.RankErrors}, impressions without a mesh score {result.MissingScores} (left out of every row), feedback {result.FeedbackErrors} of {result.FeedbackPosts} posts, " +
+            $"user events {result.EventErrors} of {result.EventPosts} posts");
         foreach (var e in result.FirstErrors)
         {
             output.WriteLine($"  error: {e}");
@@ -350,6 +351,7 @@ public static class ReplayBenchmark
         BenchOutput.WriteFigure(output, "replay_clicks", (long)result.Labels.Sum(), "count");
         BenchOutput.WriteFigure(output, "replay_rank_errors", result.RankErrors, "count");
         BenchOutput.WriteFigure(output, "replay_feedback_errors", result.FeedbackErrors, "count");
+        BenchOutput.WriteFigure(output, "replay_event_errors", result.EventErrors, "count");
     }
 
     /// <summary>artifacts/replay under the repository root (ignored by git), or under the temp folder outside a clone.</summary>

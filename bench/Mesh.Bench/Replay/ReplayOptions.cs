@@ -15,6 +15,8 @@ public sealed record ReplayOptions
           --speed <n>           impressions per second of wall time to pace at (default: as fast as the mesh answers)
           --negatives <mode>    explicit (default): POST /v1/feedback kind noClick for every impression not clicked;
                                 window: clicks only, the trainer's label window closes the rest
+          --user-events <on|off>  on: POST /v1/events (kind engage) for every click, so the user model sees each
+                                user's history as it happens; off (default): the mesh learns from feedback only
           --keep-up <n>         never be more than n impressions ahead of what the trainer has taken in (GET /v1/stats),
                                 so that the result does not depend on replay speed (default 1000; 0: no gate)
           --out <dir>           where the plot (and the generated log and mapping) go (default artifacts/replay)
@@ -35,6 +37,9 @@ public sealed record ReplayOptions
     public double? Speed { get; init; }
 
     public NegativeFeedback Negatives { get; init; } = NegativeFeedback.Explicit;
+
+    /// <summary>Whether clicks also go to <c>/v1/events</c> (see <see cref="ReplaySettings.UserEvents"/>). Default off.</summary>
+    public bool UserEvents { get; init; }
 
     /// <summary>The keep-up gate's bound in impressions; 0: no gate. Default <see cref="KeepUpSettings.DefaultBound"/>.</summary>
     public int KeepUp { get; init; } = KeepUpSettings.DefaultBound;
@@ -78,6 +83,9 @@ public sealed record ReplayOptions
                     break;
                 case "negatives" when value is "explicit" or "window":
                     options = options with { Negatives = value == "explicit" ? NegativeFeedback.Explicit : NegativeFeedback.Window };
+                    break;
+                case "user-events" when value is "on" or "off":
+                    options = options with { UserEvents = value == "on" };
                     break;
                 case "keep-up" when BenchArguments.TryParseInt(value, 0, int.MaxValue, out var keepUp):
                     options = options with { KeepUp = keepUp };

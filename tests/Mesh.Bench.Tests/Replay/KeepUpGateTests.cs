@@ -38,6 +38,8 @@ public class KeepUpGateTests
                 case "/v1/feedback":
                     Interlocked.Increment(ref _feedback);
                     return new HttpResponseMessage(HttpStatusCode.Accepted);
+                case "/v1/events":
+                    return new HttpResponseMessage(HttpStatusCode.Accepted);
             }
 
             var rank = MeshJson.Deserialize<RankRequest>(await request.Content!.ReadAsByteArrayAsync(cancellationToken));

@@ -14,6 +14,8 @@ public class ReplayRunnerTests
 
         public List<FeedbackRequest> Feedback { get; } = [];
 
+        public List<UserEventRequest> Events { get; } = [];
+
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var body = await request.Content!.ReadAsByteArrayAsync(cancellationToken);
@@ -22,6 +24,16 @@ public class ReplayRunnerTests
                 lock (Feedback)
                 {
                     Feedback.Add(MeshJson.Deserialize<FeedbackRequest>(body));
+                }
+
+                return new HttpResponseMessage(HttpStatusCode.Accepted);
+            }
+
+            if (request.RequestUri!.AbsolutePath == "/v1/events")
+            {
+                lock (Events)
+                {
+                    Events.Add(MeshJson.Deserialize<UserEventRequest>(body));
                 }
 
                 return new HttpResponseMessage(HttpStatusCode.Accepted);
@@ -124,6 +136,45 @@ public class ReplayRunnerTests
         // Progressive: the base rate's first prediction has seen nothing; its second, one non-click.
         Assert.Equal(0.5f, result.Predictions["base rate"][0]);
         Assert.Equal(0.25f, result.Predictions["base rate"][1]);
+    }
+
+    [Fact]
+    public async Task RunAsync_UserEventsOn_EachClickPostedAsAUserEventAtItsEventTime()
+    {
+        var (result, mesh) = await ReplayAsync(new ReplaySettings(UserEvents: true));
+
+        // Clicks: a by u1 at 20 s, a by u1 at 30 s, c by u3 at 40 s.
+        Assert.Equal(["u1:a", "u1:a", "u3:c"], mesh.Events.Select(e => $"{e.UserId}:{e.ItemId}").Order());
+        Assert.All(mesh.Events, e => Assert.Equal(UserActionKind.Engage, e.Kind));
+        Assert.Equal(new DateTimeOffset(2026, 1, 5, 0, 0, 40, TimeSpan.Zero), mesh.Events.Single(e => e.UserId == "u3").OccurredAt);
+        Assert.Equal(3, result.EventPosts);
+        Assert.Equal(0, result.EventErrors);
+    }
+
+    [Fact]
+    public async Task RunAsync_Default_PostsNoUserEvents()
+    {
+        var (result, mesh) = await ReplayAsync(new ReplaySettings());
+
+        Assert.Empty(mesh.Events);
+        Assert.Equal(0, result.EventPosts);
+    }
+
+    [Fact]
+    public void Parse_UserEvents_OffByDefaultOnOrOffOnlyByName()
+    {
+        Assert.False(ReplayOptions.Parse([]).Options!.UserEvents);
+        Assert.True(ReplayOptions.Parse(["--user-events", "on"]).Options!.UserEvents);
+        Assert.False(ReplayOptions.Parse(["--user-events=off"]).Options!.UserEvents);
+        Assert.NotNull(ReplayOptions.Parse(["--user-events", "yes"]).Error);
+    }
+
+    [Fact]
+    public async Task RunAsync_RankRefused_TheLogsClicksStillReachTheUserModel()
+    {
+        var (_, mesh) = await ReplayAsync(new ReplaySettings(UserEvents: true), fail: r => r.UserId == "u3");
+
+        Assert.Contains(mesh.Events, e => e.UserId == "u3" && e.ItemId == "c");
     }
 
     [Fact]
