@@ -18,13 +18,13 @@ public static class BareRankApi
         return endpoints;
     }
 
-    public static async Task<Results<Ok<RankResponse>, ValidationProblem>> BareRankAsync(HttpRequest http, IOptions<RouterOptions> options, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<RankResponse>, ValidationProblem, ProblemHttpResult>> BareRankAsync(HttpRequest http, IOptions<RouterOptions> options, CancellationToken cancellationToken)
     {
-        var (request, errors) = await JsonBody.ReadAsync<RankRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        var (request, errors, tooLarge) = await JsonBody.ReadAsync<RankRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
         errors ??= RankRequestValidation.Validate(request!);
         if (errors is not null)
         {
-            return TypedResults.ValidationProblem(errors);
+            return tooLarge ? JsonBody.TooLargeProblem(errors, "The rank request is invalid.") : TypedResults.ValidationProblem(errors);
         }
 
         var requestId = Guid.NewGuid().ToString("N");

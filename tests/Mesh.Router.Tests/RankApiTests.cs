@@ -158,14 +158,56 @@ public sealed class RankApiTests : IClassFixture<RouterApp>
         Assert.Contains("1000", errors.GetProperty("candidates")[0].GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Rank_OversizedBody_Returns400()
+    [Theory]
+    [InlineData("/v1/rank", true)]
+    [InlineData("/v1/rank", false)]
+    [InlineData("/v1/events", true)]
+    [InlineData("/v1/feedback", false)]
+    public async Task Post_OversizedBody_Returns413NamingTheBody(string path, bool withLength)
     {
-        var huge = "{\"userId\":\"" + new string('u', 2 * 1024 * 1024) + "\"}";
+        var huge = Json("{\"userId\":\"" + new string('u', 2 * 1024 * 1024) + "\"}");
+        if (!withLength)
+        {
+            huge.Headers.ContentLength = null; // chunked: the limit is found while reading
+        }
 
-        var errors = await PostInvalidAsync("/v1/rank", Json(huge));
+        var response = await _client.PostAsync(path, huge);
 
-        Assert.True(errors.TryGetProperty("body", out _));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(413, problem.GetProperty("status").GetInt32());
+        Assert.Contains("1048576", problem.GetProperty("errors").GetProperty("body")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/v1/rank", """{"userId":"u","candidates":[{"adId":"a","category":"LONG"}]}""", "candidates[0].category")]
+    [InlineData("/v1/rank", """{"userId":"u","candidates":[{"adId":"a"}],"context":{"surface":"LONG"}}""", "context.surface")]
+    [InlineData("/v1/rank", """{"userId":"u","candidates":[{"adId":"a"}],"context":{"device":null}}""", "context.device")]
+    [InlineData("/v1/rank", """{"userId":"u","candidates":[{"adId":"ID"}]}""", "candidates[0].adId")]
+    [InlineData("/v1/events", """{"userId":"u","itemId":"i","category":"LONG"}""", "category")]
+    [InlineData("/v1/events", """{"userId":"u","itemId":"ID"}""", "itemId")]
+    [InlineData("/v1/feedback", """{"impressionId":"ID","userId":"u","adId":"a"}""", "impressionId")]
+    public async Task Post_TextOverItsLimit_Returns400NamingTheField(string path, string json, string field)
+    {
+        json = json
+            .Replace("LONG", new string('c', ApiLimits.MaxCategoryLength + 1), StringComparison.Ordinal)
+            .Replace("ID", new string('i', ApiLimits.MaxIdLength + 1), StringComparison.Ordinal);
+
+        var errors = await PostInvalidAsync(path, Json(json));
+
+        Assert.True(errors.TryGetProperty(field, out _), $"expected an error on '{field}', got {errors}");
+        Assert.Single(errors.EnumerateObject());
+    }
+
+    [Fact]
+    public async Task Events_CategoryAtItsLimit_Accepted()
+    {
+        var json = $$"""{"userId":"u","itemId":"i","category":"{{new string('c', ApiLimits.MaxCategoryLength)}}"}""";
+
+        var response = await _client.PostAsync("/v1/events", Json(json));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
 
     [Fact]

@@ -12,18 +12,23 @@ namespace Mesh.Router.Api;
 /// <summary>The public API: rank ads for a user, and take in user events and feedback.</summary>
 public static class RankApi
 {
+    private const string InvalidRank = "The rank request is invalid.";
+
     public static IEndpointRouteBuilder MapRankApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/v1").WithTags("Mesh");
         api.MapPost("/rank", RankAsync)
             .Accepts<RankRequest>("application/json")
-            .WithSummary("Ranks candidate ads for a user and returns the top k.");
+            .WithSummary("Ranks candidate ads for a user and returns the top k.")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         api.MapPost("/events", UserEventAsync)
             .Accepts<UserEventRequest>("application/json")
-            .WithSummary("Records a user's organic activity (published to user-events).");
+            .WithSummary("Records a user's organic activity (published to user-events).")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         api.MapPost("/feedback", FeedbackAsync)
             .Accepts<FeedbackRequest>("application/json")
-            .WithSummary("Records feedback on a served impression: a click, an explicit no-click or a conversion (published to feedback).");
+            .WithSummary("Records feedback on a served impression: a click, an explicit no-click or a conversion (published to feedback).")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return endpoints;
     }
 
@@ -40,12 +45,12 @@ public static class RankApi
         CancellationToken cancellationToken)
     {
         var started = clock.GetTimestamp();
-        var (request, errors) = await JsonBody.ReadAsync<RankRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        var (request, errors, tooLarge) = await JsonBody.ReadAsync<RankRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
         errors ??= RankRequestValidation.Validate(request!, features);
         if (errors is not null)
         {
             metrics.CountRejected();
-            return TypedResults.ValidationProblem(errors, title: "The rank request is invalid.");
+            return tooLarge ? JsonBody.TooLargeProblem(errors, InvalidRank) : TypedResults.ValidationProblem(errors, title: InvalidRank);
         }
 
         var requestId = Guid.NewGuid().ToString("N");
@@ -127,7 +132,7 @@ public static class RankApi
         });
     }
 
-    public static Task<Results<Accepted, ValidationProblem>> UserEventAsync(
+    public static Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> UserEventAsync(
         HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken) =>
         AcceptAsync<UserEventRequest, UserActed>(http, publisher, options, Topics.UserEvents, "The user event is invalid.", RankRequestValidation.Validate, r => new UserActed
         {
@@ -139,7 +144,7 @@ public static class RankApi
             OccurredAt = r.OccurredAt ?? clock.GetUtcNow(),
         }, cancellationToken);
 
-    public static Task<Results<Accepted, ValidationProblem>> FeedbackAsync(
+    public static Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> FeedbackAsync(
         HttpRequest http, IEventPublisher publisher, IOptions<RouterOptions> options, TimeProvider clock, CancellationToken cancellationToken) =>
         AcceptAsync<FeedbackRequest, FeedbackReceived>(http, publisher, options, Topics.Feedback, "The feedback is invalid.", RankRequestValidation.Validate, r => new FeedbackReceived
         {
@@ -152,7 +157,7 @@ public static class RankApi
         }, cancellationToken);
 
     /// <summary>Reads and validates an ingestion request and publishes its event; 202 means the pub/sub holds it.</summary>
-    private static async Task<Results<Accepted, ValidationProblem>> AcceptAsync<TRequest, TEvent>(
+    private static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> AcceptAsync<TRequest, TEvent>(
         HttpRequest http,
         IEventPublisher publisher,
         IOptions<RouterOptions> options,
@@ -163,11 +168,11 @@ public static class RankApi
         CancellationToken cancellationToken)
         where TRequest : class
     {
-        var (request, errors) = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
+        var (request, errors, tooLarge) = await JsonBody.ReadAsync<TRequest>(http, options.Value.MaxBodyBytes, cancellationToken);
         errors ??= validate(request!);
         if (errors is not null)
         {
-            return TypedResults.ValidationProblem(errors, title: invalidTitle);
+            return tooLarge ? JsonBody.TooLargeProblem(errors, invalidTitle) : TypedResults.ValidationProblem(errors, title: invalidTitle);
         }
 
         await publisher.PublishAsync(topic, toEvent(request!), cancellationToken);

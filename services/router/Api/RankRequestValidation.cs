@@ -4,29 +4,24 @@ using Mesh.Router.Features;
 
 namespace Mesh.Router.Api;
 
-/// <summary>The documented limits of the public API (docs/api.md). Each returns null when valid, else errors by field.</summary>
+/// <summary>The documented limits of the public API (docs/api.md, <see cref="ApiLimits"/>). Each returns null when valid, else errors by field.</summary>
 public static class RankRequestValidation
 {
-    public const int MaxIdLength = 256;
-
     /// <summary>The request's fields; with <paramref name="features"/>, the kinds of its configured features' values too.</summary>
     public static Dictionary<string, string[]>? Validate(RankRequest request, FeatureFilter? features = null)
     {
         var errors = new Errors();
-        if (features is not null)
+        errors.Features("context.features", request.Context?.Features, FeatureSide.Context, features);
+        if (request.Context is { } context)
         {
-            foreach (var (name, message) in features.Errors(request.Context?.Features, FeatureSide.Context))
-            {
-                errors.Add($"context.features.{name}", message);
-            }
+            errors.Limit("context.surface", context.Surface, ApiLimits.MaxContextValueLength, required: true);
+            errors.Limit("context.device", context.Device, ApiLimits.MaxContextValueLength, required: true);
+        }
 
-            for (var i = 0; i < (request.Candidates?.Count ?? 0); i++)
-            {
-                foreach (var (name, message) in features.Errors(request.Candidates![i]?.Features, FeatureSide.Candidate))
-                {
-                    errors.Add($"candidates[{i}].features.{name}", message);
-                }
-            }
+        for (var i = 0; i < (request.Candidates?.Count ?? 0); i++)
+        {
+            errors.Features($"candidates[{i}].features", request.Candidates![i]?.Features, FeatureSide.Candidate, features);
+            errors.Limit($"candidates[{i}].category", request.Candidates[i]?.Category, ApiLimits.MaxCategoryLength);
         }
 
         errors.RequireId("userId", request.UserId);
@@ -79,6 +74,7 @@ public static class RankRequestValidation
         var errors = new Errors();
         errors.RequireId("userId", request.UserId);
         errors.RequireId("itemId", request.ItemId);
+        errors.Limit("category", request.Category, ApiLimits.MaxCategoryLength);
         errors.RequireDefined("kind", request.Kind);
         return errors.Result;
     }
@@ -124,13 +120,61 @@ public static class RankRequestValidation
                 return false;
             }
 
-            if (value.Length > MaxIdLength)
+            if (value.Length > ApiLimits.MaxIdLength)
             {
-                Add(field, $"{field} is longer than {MaxIdLength} characters.");
+                Add(field, $"{field} is longer than {ApiLimits.MaxIdLength} characters.");
                 return false;
             }
 
             return true;
+        }
+
+        /// <summary>An optional text (a required one when <paramref name="required"/>: JSON null is then an error) of at most <paramref name="max"/> characters.</summary>
+        public void Limit(string field, string? value, int max, bool required = false)
+        {
+            if (value is null)
+            {
+                if (required)
+                {
+                    Add(field, $"{field} must be a string; leave it out for the default.");
+                }
+            }
+            else if (value.Length > max)
+            {
+                Add(field, $"{field} is longer than {max} characters.");
+            }
+        }
+
+        /// <summary>
+        /// A <c>features</c> object: at most <see cref="ApiLimits.MaxFeatures"/> entries with names of at most
+        /// <see cref="ApiLimits.MaxFeatureNameLength"/> characters, whatever they name; the configured ones of
+        /// <paramref name="side"/> also by kind and size (see <see cref="FeatureFilter.Errors"/>).
+        /// </summary>
+        public void Features(string field, IReadOnlyDictionary<string, JsonElement>? values, FeatureSide side, FeatureFilter? filter)
+        {
+            if (values is null)
+            {
+                return;
+            }
+
+            if (values.Count > ApiLimits.MaxFeatures)
+            {
+                Add(field, $"At most {ApiLimits.MaxFeatures} features are allowed; got {values.Count}.");
+                return;
+            }
+
+            foreach (var name in values.Keys.Where(n => n.Length > ApiLimits.MaxFeatureNameLength))
+            {
+                Add(field, $"Feature names are at most {ApiLimits.MaxFeatureNameLength} characters; '{name[..32]}...' has {name.Length}.");
+            }
+
+            if (filter is not null)
+            {
+                foreach (var (name, message) in filter.Errors(values, side))
+                {
+                    Add($"{field}.{name}", message);
+                }
+            }
         }
     }
 }

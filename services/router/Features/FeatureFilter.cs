@@ -18,8 +18,10 @@ public sealed class FeatureFilter(IOptions<FeatureSpaceOptions> options, RouterM
     public IReadOnlyDictionary<string, FeatureDefinition> Configured => _configured;
 
     /// <summary>
-    /// An error message per configured feature of <paramref name="side"/> whose value is of the wrong kind, by feature
-    /// name; names of the other side or not configured are not checked (they are ignored).
+    /// An error message per configured feature of <paramref name="side"/> whose value is of the wrong kind, or a list
+    /// longer than <see cref="ApiLimits.MaxFeatureValues"/>, or with a value longer than
+    /// <see cref="ApiLimits.MaxFeatureValueLength"/>, by feature name; names of the other side or not configured are
+    /// not checked (they are ignored).
     /// </summary>
     public IEnumerable<(string Name, string Message)> Errors(IReadOnlyDictionary<string, JsonElement>? features, FeatureSide side)
     {
@@ -38,6 +40,14 @@ public sealed class FeatureFilter(IOptions<FeatureSpaceOptions> options, RouterM
             if (feature.Kind == FeatureKind.Categorical && !FeatureValues.IsCategorical(value))
             {
                 yield return (name, $"'{name}' is categorical: a string, a number or an array of them; got {Describe(value)}.");
+            }
+            else if (feature.Kind == FeatureKind.Categorical && value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > ApiLimits.MaxFeatureValues)
+            {
+                yield return (name, $"'{name}' has {value.GetArrayLength()} values; at most {ApiLimits.MaxFeatureValues} are allowed (the first {feature.MaxValues} are read).");
+            }
+            else if (feature.Kind == FeatureKind.Categorical && LongestText(value) > ApiLimits.MaxFeatureValueLength)
+            {
+                yield return (name, $"'{name}' has a value of {LongestText(value)} characters; at most {ApiLimits.MaxFeatureValueLength} are allowed.");
             }
             else if (feature.Kind == FeatureKind.Numeric && !FeatureValues.TryReadNumeric(value, out _))
             {
@@ -87,6 +97,13 @@ public sealed class FeatureFilter(IOptions<FeatureSpaceOptions> options, RouterM
         metrics.CountFeatures(unknown, dropped);
         return served;
     }
+
+    /// <summary>Characters of the longest value of a categorical value or list (a number by its JSON text).</summary>
+    private static int LongestText(JsonElement value) => value.ValueKind == JsonValueKind.Array
+        ? value.EnumerateArray().Select(TextLength).DefaultIfEmpty(0).Max()
+        : TextLength(value);
+
+    private static int TextLength(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString()!.Length : value.GetRawText().Length;
 
     private static string Describe(JsonElement value) => value.ValueKind switch
     {

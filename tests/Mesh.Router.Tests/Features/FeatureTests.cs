@@ -48,8 +48,19 @@ public sealed class FeatureTests(FeatureRouterApp fixture) : IClassFixture<Featu
     [InlineData("""{"candidates":[{"adId":"a"},{"adId":"b","features":{"price":1e400}}]}""", "candidates[1].features.price")]
     [InlineData("""{"candidates":[{"adId":"a","features":{"tags":["x",{"y":1}]}}]}""", "candidates[0].features.tags")]
     [InlineData("""{"candidates":[{"adId":"a","features":{"tags":false}}]}""", "candidates[0].features.tags")]
-    public async Task Rank_AFeatureOfTheWrongKind_Returns400NamingTheField(string json, string field)
+    [InlineData("""{"candidates":[{"adId":"a","features":{"tags":["LONG"]}}]}""", "candidates[0].features.tags")]
+    [InlineData("""{"context":{"features":{"segment":"LONG"}}}""", "context.features.segment")]
+    [InlineData("""{"candidates":[{"adId":"a","features":{"tags":MANY}}]}""", "candidates[0].features.tags")]
+    [InlineData("""{"candidates":[{"adId":"a","features":{"NAME":1}}]}""", "candidates[0].features")]
+    [InlineData("""{"context":{"features":ENTRIES}}""", "context.features")]
+    public async Task Rank_AFeatureOfTheWrongKindOrOverALimit_Returns400NamingTheField(string json, string field)
     {
+        // Placeholders for values too long to write out: one over each limit of ApiLimits.
+        json = json
+            .Replace("LONG", new string('v', ApiLimits.MaxFeatureValueLength + 1), StringComparison.Ordinal)
+            .Replace("MANY", JsonSerializer.Serialize(Enumerable.Range(0, ApiLimits.MaxFeatureValues + 1).Select(i => "t" + i)), StringComparison.Ordinal)
+            .Replace("NAME", new string('n', ApiLimits.MaxFeatureNameLength + 1), StringComparison.Ordinal)
+            .Replace("ENTRIES", JsonSerializer.Serialize(Enumerable.Range(0, ApiLimits.MaxFeatures + 1).ToDictionary(i => "f" + i, i => i)), StringComparison.Ordinal);
         using var request = JsonDocument.Parse(json);
         var body = new Dictionary<string, object> { ["userId"] = "u" };
         foreach (var property in request.RootElement.EnumerateObject())
@@ -64,6 +75,25 @@ public sealed class FeatureTests(FeatureRouterApp fixture) : IClassFixture<Featu
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
         Assert.True(errors.TryGetProperty(field, out _), $"expected an error on '{field}', got {errors}");
         Assert.Single(errors.EnumerateObject());
+    }
+
+    [Fact]
+    public async Task Rank_FeaturesAtEveryLimit_Accepted()
+    {
+        var atLimit = new string('v', ApiLimits.MaxFeatureValueLength);
+        var body = new
+        {
+            userId = "u-limits",
+            context = new { features = Enumerable.Range(0, ApiLimits.MaxFeatures - 1).ToDictionary(i => "f" + i, i => (object)i).Append(new("segment", atLimit)).ToDictionary() },
+            candidates = new[]
+            {
+                new { adId = "a", features = new Dictionary<string, object> { ["tags"] = Enumerable.Repeat(atLimit, ApiLimits.MaxFeatureValues), [new string('n', ApiLimits.MaxFeatureNameLength)] = 1 } },
+            },
+        };
+
+        var response = await _app.CreateClient().PostAsJsonAsync("/v1/rank", body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]
