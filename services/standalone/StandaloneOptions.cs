@@ -19,6 +19,9 @@ public sealed class StandaloneOptions
     /// <summary>How often a summary line is printed; zero turns it off. Default 5 s.</summary>
     public TimeSpan SummaryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Serve <c>POST /bench/bare-rank</c>, the load benchmark's baseline. Default true.</summary>
-    public bool BenchEndpoints { get; set; } = true;
+    /// <summary>
+    /// Serve <c>POST /bench/bare-rank</c>, the load benchmark's baseline (which turns it on). Default false: a host
+    /// serves nothing it was not asked to.
+    /// </summary>
+    public bool BenchEndpoints { get; set; }
 }
