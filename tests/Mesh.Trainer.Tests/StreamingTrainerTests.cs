@@ -279,21 +279,6 @@ public sealed class StreamingTrainerTests
         Assert.Equal(3000, stats.GetProperty("labelledImpressions").GetInt64()); // still counted as served
     }
 
-    [Theory]
-    [InlineData(0.04, 0.66)]
-    [InlineData(0.9, 0.1)]
-    [InlineData(0.3, 0.3)]
-    public void LogitShift_AnyPredictions_MeanMatchesTheRate(double prior, double rate)
-    {
-        var random = new Random(7);
-        var predictions = Enumerable.Range(0, 200).Select(_ => (float)Math.Clamp(prior * (0.5 + random.NextDouble()), 1e-4, 1 - 1e-4)).ToArray();
-
-        var shift = StreamingTrainer.LogitShift(predictions, rate);
-
-        var mean = predictions.Average(p => 1 / (1 + Math.Exp(-(Math.Log(p / (1 - p)) + shift))));
-        Assert.Equal(rate, mean, 4);
-    }
-
     [Fact]
     public async Task Restart_LatestCheckpoint_ResumesFromIt()
     {

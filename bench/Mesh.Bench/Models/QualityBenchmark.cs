@@ -7,15 +7,20 @@ using Mesh.Learning.Optim;
 using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
+using Mesh.Models.Training;
 using EngineGemm = Mesh.Learning.Kernels.Gemm;
 
 namespace Mesh.Bench.Models;
 
 /// <summary>
-/// Model quality on the synthetic ad world: one pass in time order over an <see cref="ImpressionStream"/> per model,
-/// each with its own user tower, scoring every batch before training on it (progressive validation). Against two
-/// references on the same labels: the base rate (the mean of the labels seen so far) and the optimum (the planted click
-/// probabilities). Then every trained model on held-out requests, and DHEN large's early exit at several thresholds.
+/// Model quality on the synthetic ad world: one pass in time order over an <see cref="ImpressionStream"/>, scoring every
+/// batch before training on it (progressive validation). The mesh's tiers (<c>small</c>, <c>large</c>) are what the
+/// trainer publishes: the mesh's model (user tower and both tiers) trained together through the trainer's own step
+/// (<see cref="RankingLearner"/>: the weight average, cold-start calibration), scored by its published weights. The other
+/// models (and, with <see cref="QualityOptions.Alone"/>, each tier by itself) train alone with their own user tower.
+/// Against two references on the same labels: the base rate (the mean of the labels seen so far) and the optimum (the
+/// planted click probabilities). Then every trained model on held-out requests, and DHEN large's early exit at several
+/// thresholds.
 /// </summary>
 public static class QualityBenchmark
 {
@@ -155,34 +160,117 @@ public static class QualityBenchmark
         return (baseTrack, optimum);
     }
 
-    // One model per thread, at most one thread per core, each GEMM on its own thread: small products scale poorly over
+    /// <summary>
+    /// Labelled examples the trainer calibrates before (<see cref="ColdStartCalibration"/>): until its first publish,
+    /// which by the trainer's default <c>FirstPublishExamples</c> comes after 400.
+    /// </summary>
+    public const int ColdStartExamples = 400;
+
+    /// <summary>The mesh's tiers as the trainer publishes them: keys <c>small</c> and <c>large</c>.</summary>
+    private static readonly string[] MeshTiers = [Mesh.Contracts.Tiers.Small, Mesh.Contracts.Tiers.Large];
+
+    /// <summary>One training pass to run on a thread of its own; <see cref="Cost"/> orders them, costliest first.</summary>
+    private sealed record Job(long Cost, Func<List<TrainedModel>> Run);
+
+    // One job per thread, at most one thread per core, each GEMM on its own thread: small products scale poorly over
     // threads, so whole models side by side finish sooner. The costliest start first. Results do not depend on the
-    // scheduling: every model's arithmetic runs on one thread, in the stream's order.
+    // scheduling: every job's arithmetic runs on one thread, in the stream's order.
     private static List<TrainedModel> TrainAll(QualityOptions options, ImpressionStream stream, IReadOnlyList<StreamBatch> batches, TextWriter progress)
     {
         var previousThreads = EngineGemm.MaxThreads;
         EngineGemm.MaxThreads = 1;
         try
         {
-            var queue = new ConcurrentQueue<BenchModel>(options.Models.OrderByDescending(m => m.Create(new Random(0)).Cost.FlopsPerCandidate));
-            var results = new ConcurrentDictionary<string, TrainedModel>();
-            var workers = Enumerable.Range(0, Math.Min(Environment.ProcessorCount, options.Models.Count)).Select(_ => Task.Factory.StartNew(() =>
+            var mesh = options.Models.Where(m => MeshTiers.Contains(m.Key)).ToList();
+            var alone = options.Models.Where(m => !MeshTiers.Contains(m.Key))
+                .Concat(options.Alone ? mesh.Select(Alone) : [])
+                .ToList();
+            var jobs = alone.Select(m => new Job(m.Create(new Random(0)).Cost.FlopsPerCandidate, () => Train(m, options, stream.Impressions, batches, progress))).ToList();
+            if (mesh.Count > 0)
             {
-                while (queue.TryDequeue(out var model))
+                jobs.Add(new Job(BenchModels.Small.Create(new Random(0)).Cost.FlopsPerCandidate + BenchModels.Large.Create(new Random(0)).Cost.FlopsPerCandidate,
+                    () => TrainMesh(mesh, options, stream.Impressions, batches, progress)));
+            }
+
+            var queue = new ConcurrentQueue<Job>(jobs.OrderByDescending(j => j.Cost));
+            var results = new ConcurrentDictionary<string, TrainedModel>();
+            var workers = Enumerable.Range(0, Math.Min(Environment.ProcessorCount, jobs.Count)).Select(_ => Task.Factory.StartNew(() =>
+            {
+                while (queue.TryDequeue(out var job))
                 {
-                    foreach (var trained in Train(model, options, stream.Impressions, batches, progress))
+                    foreach (var trained in job.Run())
                     {
                         results[trained.Model.Key] = trained;
                     }
                 }
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
             Task.WaitAll(workers);
-            return [.. options.Models.SelectMany(m => results.TryGetValue(Averaged(m).Key, out var average) ? [results[m.Key], average] : new[] { results[m.Key] })];
+
+            // The catalogue's order, the tiers trained alone after it; each model followed by its average when scored.
+            return [.. options.Models.Concat(options.Alone ? mesh.Select(Alone) : [])
+                .SelectMany(m => results.TryGetValue(Averaged(m).Key, out var average) ? [results[m.Key], average] : new[] { results[m.Key] })];
         }
         finally
         {
             EngineGemm.MaxThreads = previousThreads;
         }
+    }
+
+    /// <summary>A mesh tier trained by itself with its own user tower, as a row of its own (<c>&lt;key&gt;_alone</c>).</summary>
+    private static BenchModel Alone(BenchModel model) => model with { Key = $"{model.Key}_alone", Title = $"{model.Title}, alone" };
+
+    /// <summary>
+    /// The mesh's model (<see cref="RankingModel.CreateInitial"/>: user tower, DHEN small and large) trained one pass
+    /// through the trainer's step (<see cref="RankingLearner"/>, the trainer's defaults: the library's learning rates,
+    /// one GEMM thread, the weight average of <see cref="QualityOptions.PublishDecay"/>; cold-start calibration for the
+    /// first <see cref="ColdStartExamples"/>), every batch scored by the published weights before the step. Returns the
+    /// <paramref name="tiers"/> asked for, published weights and all.
+    /// </summary>
+    private static List<TrainedModel> TrainMesh(IReadOnlyList<BenchModel> tiers, QualityOptions options, long impressions, IReadOnlyList<StreamBatch> batches, TextWriter progress)
+    {
+        var learner = RankingLearner.Start(
+            RankingModel.CreateInitial(options.Seed), RankingModel.CreateInitial(options.Seed), new TrainingSettings { GemmThreads = 1 }, options.PublishDecay);
+        var calibration = new ColdStartCalibration();
+        var tracks = learner.Tiers.Select(_ => new QualityTrack(impressions)).ToArray();
+        var large = tracks[learner.Large];
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < batches.Count; i++)
+        {
+            var b = batches[i];
+            if (calibration.Examples < ColdStartExamples)
+            {
+                calibration.Calibrate(learner, b.Batch);
+            }
+
+            var step = learner.Step(b.Batch);
+            calibration.Observe(b.Batch.Labels);
+            for (var t = 0; t < tracks.Length; t++)
+            {
+                tracks[t].Add(step.Published[t], b.Batch.Labels, b.First, b.Segments);
+            }
+
+            if (i + 1 < batches.Count && (i + 1) * 4 / batches.Count != i * 4 / batches.Count)
+            {
+                lock (progress)
+                {
+                    progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"quality: mesh (tower, small, large) {100.0 * (i + 1) / batches.Count:F0}% in {clock.Elapsed.TotalSeconds:F0} s, progressive NE of large so far {large.Whole.NormalizedEntropy:F4}"));
+                }
+            }
+        }
+
+        lock (progress)
+        {
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"quality: mesh (tower, small, large) done in {clock.Elapsed.TotalSeconds:F0} s"));
+        }
+
+        var published = learner.Published;
+        return [.. tiers.Select(m => new TrainedModel(
+            m with { Title = $"{m.Title}, published" },
+            published.UserTower,
+            published.Tier(m.Key),
+            tracks[learner.Tiers.ToList().IndexOf(m.Key)],
+            new BinaryMetrics(),
+            clock.Elapsed))];
     }
 
     /// <summary>The model's weight average, as a row of its own.</summary>
@@ -397,6 +485,12 @@ public static class QualityBenchmark
             $"stream    world seed {options.Seed} (default WorldOptions), {stream.Training.Count} requests at {stream.Options.RequestsPerSecond:F0}/s simulated ({stream.Training.Count / stream.Options.RequestsPerSecond / 60:F1} min), {stream.Options.Served} of {stream.Options.Candidates} candidates served at random: {stream.Impressions} impressions, CTR {r.Base.Whole.BaseRate:P2}; generated in {r.Generation.TotalSeconds:F1} s"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"training  one pass in time order, {options.BatchRequests} requests ({options.BatchRequests * stream.Options.Served} impressions) per step; each batch scored before the step; models side by side, one thread each"));
+        if (r.Models.Any(m => MeshTiers.Contains(m.Model.Key)))
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"published small and large: the mesh's model (user tower, DHEN small and large) trained together through the trainer's step, scored by the weights it publishes (weight average, decay {options.PublishDecay}; cold-start calibration for the first {ColdStartExamples} examples)"));
+        }
+
         output.WriteLine();
 
         var base2 = r.Base.SecondHalf.NormalizedEntropy;

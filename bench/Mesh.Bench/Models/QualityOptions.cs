@@ -8,15 +8,21 @@ public sealed record QualityOptions
     public const string Help = """
         quality options:
           --impressions <n>     training impressions, 10 served per request (default 1000000, 1000 to 20000000)
-          --models <list>       lr, small, large, interformer, comma-separated (default all)
+          --models <list>       lr, small, large, interformer, comma-separated (default all); small and large are the
+                                mesh's tiers as the trainer publishes them: trained together with the user tower
+                                through the trainer's step, scored by the published weights (one pass for both)
+          --decay <d>           weight-average decay of the published small and large, in [0, 1) (default 0.99, the
+                                trainer's default; 0 publishes the raw weights)
+          --alone <bool>        also train small and large each by itself with its own user tower, as
+                                <key>_alone rows (default false)
           --batch-requests <n>  requests per training step (default 32, 1 to 1024)
           --seed <n>            seed of the world, its traffic and the click draws (default 1)
           --holdout <n>         requests after training, all 50 candidates labelled, for the held-out and early-exit
                                 tables (default 2000, 0 to 100000; 0 skips both)
           --exit-keep <n>       k of the early-exit rule: candidates a request keeps (default 10, 1 to 50)
           --thresholds <list>   early-exit thresholds in [0, 1] (default 0,0.25,0.5,0.75,0.9,1)
-          --average <decay>     also score every model's weight average (decay in [0, 1), per step) beside it, as
-                                <key>_avg: progressively and held out (default off)
+          --average <decay>     also score the weight average (decay in [0, 1), per step) of every model trained
+                                alone beside it, as <key>_avg: progressively and held out (default off)
         """;
 
     /// <summary>Training impressions; the stream has whole requests, so at least this many. Default 1,000,000.</summary>
@@ -37,7 +43,16 @@ public sealed record QualityOptions
 
     public IReadOnlyList<double> Thresholds { get; init; } = [0, 0.25, 0.5, 0.75, 0.9, 1];
 
-    /// <summary>Decay of the weight average scored beside each model (<c>Mesh.Learning.Optim.WeightAverage</c>); null: none.</summary>
+    /// <summary>
+    /// Weight-average decay of the mesh's tiers as published (the trainer's <c>WeightAverageDecay</c>, default 0.99);
+    /// 0 publishes the raw weights.
+    /// </summary>
+    public double PublishDecay { get; init; } = 0.99;
+
+    /// <summary>Also train the mesh's tiers each by itself with its own user tower (rows <c>&lt;key&gt;_alone</c>). Default false.</summary>
+    public bool Alone { get; init; }
+
+    /// <summary>Decay of the weight average scored beside each model trained alone (<c>Mesh.Learning.Optim.WeightAverage</c>); null: none.</summary>
     public float? AverageDecay { get; init; }
 
     public static (QualityOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
@@ -76,6 +91,12 @@ public sealed record QualityOptions
                     break;
                 case "average" when float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var decay) && decay is >= 0 and < 1:
                     options = options with { AverageDecay = decay };
+                    break;
+                case "decay" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var decay) && decay is >= 0 and < 1:
+                    options = options with { PublishDecay = decay };
+                    break;
+                case "alone" when bool.TryParse(value, out var alone):
+                    options = options with { Alone = alone };
                     break;
                 default:
                     return (null, $"unknown option or bad value: --{name} {value}");

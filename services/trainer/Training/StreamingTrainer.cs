@@ -1,11 +1,9 @@
 using Mesh.Contracts;
-using Mesh.Learning;
 using Mesh.Learning.Checkpoints;
 using Mesh.Learning.Metrics;
-using Mesh.Learning.Optim;
 using Mesh.Models;
 using Mesh.Models.Features;
-using Mesh.Onnx;
+using Mesh.Models.Training;
 using Mesh.Runtime;
 using Microsoft.Extensions.Options;
 
@@ -47,6 +45,12 @@ namespace Mesh.Trainer.Training;
 /// The subscription handlers only queue impressions and feedback in the <see cref="LabelJoiner"/>; the steps run here,
 /// on a thread of their own per batch, so the thread pool stays free for requests and event delivery.
 /// </para>
+/// <para>
+/// The parts: this loop (collecting, shedding, cutting batches, the serving version's predictions, stats); the step
+/// itself, shared with the quality benchmark (<see cref="RankingLearner"/>, with <see cref="ColdStartCalibration"/>);
+/// the window and its gate (<see cref="ValidationWindow"/>); the model store (<see cref="ModelPublisher"/>). A
+/// foundation model plugs in as the learner's <see cref="ITeacher"/>.
+/// </para>
 /// </remarks>
 public sealed class StreamingTrainer(
     LabelJoiner joiner,
@@ -55,7 +59,8 @@ public sealed class StreamingTrainer(
     IOptions<TrainerOptions> options,
     TimeProvider clock,
     ILogger<StreamingTrainer> logger,
-    IOptions<FeatureSpaceOptions>? features = null) : BackgroundService, IStatsContributor
+    IOptions<FeatureSpaceOptions>? features = null,
+    ITeacher? teacher = null) : BackgroundService, IStatsContributor
 {
     // Version 0 reads the configured features; a resumed checkpoint reads those it was trained with.
     private readonly FeatureSchema _configured = SchemaOf(features);
@@ -63,8 +68,9 @@ public sealed class StreamingTrainer(
     private readonly BinaryMetrics _served = new();
     private readonly Lock _statsLock = new();
     private readonly SemaphoreSlim _collecting = new(1, 1);
-    private readonly Graph _evaluation = new(training: false) { GemmThreads = options.Value.GemmThreads };
-    private Learner _learner = Learner.Start(RankingModel.CreateInitial(features: SchemaOf(features)), RankingModel.CreateInitial(features: SchemaOf(features)), options.Value);
+    private readonly ModelPublisher _store = new(state, publisher, options, clock);
+    private readonly ColdStartCalibration _calibration = new(); // labels trained on by this process, for the cold-start rate
+    private RankingLearner _learner = Start(RankingModel.CreateInitial(features: SchemaOf(features)), RankingModel.CreateInitial(features: SchemaOf(features)), options.Value, teacher);
     private RankingModel _serving = RankingModel.CreateInitial(features: SchemaOf(features)); // the serving version's weights, for its predictions
     private long _publishedVersion;
     private ValidationWindow _window = new();
@@ -77,8 +83,6 @@ public sealed class StreamingTrainer(
     private double _lastServingNe = double.NaN;
     private double _lastSmallNe = double.NaN;
     private long _shedExamples;
-    private long _observedExamples; // labels trained on by this process, for the cold-start rate
-    private double _observedClicks;
     private DateTimeOffset? _windowStart; // event time of the last example before the current window
     private DateTimeOffset? _newestTrained; // newest event time trained on
     private long _publishedExamples;
@@ -181,9 +185,9 @@ public sealed class StreamingTrainer(
 
             var batch = _backlog.GetRange(0, take);
             _backlog.RemoveRange(0, take);
-            await RunOffPoolAsync(() => Step(batch));
+            await OffPool.RunAsync(() => Step(batch));
             var span = _newestTrained - _windowStart ?? TimeSpan.Zero;
-            if (_window.Examples >= target || (_window.Examples >= o.MinValidationExamples && span >= o.ValidationWindowTime))
+            if (_window.IsDue(target, o.MinValidationExamples, span, o.ValidationWindowTime))
             {
                 await CloseWindowAsync(cancellationToken);
             }
@@ -225,36 +229,20 @@ public sealed class StreamingTrainer(
         }
 
         var inputs = batch.Select(r => r.Input).ToList();
-        var encoded = _learner.Model.Encode(inputs, labels);
-        var serving = Predict(_serving, _serving.Features.Equals(encoded.Schema) ? encoded : _serving.Encode(inputs, labels), Tiers.Large)[0];
         var learner = _learner;
-        if (options.Value.CalibrateColdStart && PublishedVersion == 0 && Calibrate(learner, encoded))
+        var encoded = learner.Model.Encode(inputs, labels);
+        var serving = learner.Predict(_serving, _serving.Features.Equals(encoded.Schema) ? encoded : _serving.Encode(inputs, labels), Tiers.Large)[0];
+        if (options.Value.CalibrateColdStart && PublishedVersion == 0 && _calibration.Calibrate(learner, encoded))
         {
             _differsFromServing = true;
         }
 
         var informative = _differsFromServing;
-        float[] large;
-        float[]? small;
-        if (learner.Averaging is { } averaging)
-        {
-            // The average predicts before the step, as the raw weights' own predictions are made before it.
-            var average = Predict(learner.Published, encoded, learner.Small is null ? [Tiers.Large] : [Tiers.Large, Tiers.Small]);
-            (large, small) = (average[0], average.Length > 1 ? average[1] : null);
-            learner.Trainer.Step(encoded);
-            averaging.Update();
-        }
-        else
-        {
-            var predictions = learner.Trainer.Step(encoded);
-            (large, small) = (predictions[learner.Large], learner.Small is { } i ? predictions[i] : null);
-        }
-
+        var step = learner.Step(encoded).Published;
         _differsFromServing = true;
-        _window.Add(large, small, serving, labels, informative);
-        Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
-        _observedExamples += labels.Length;
-        _observedClicks += System.Numerics.Tensors.TensorPrimitives.Sum(labels);
+        _window.Add(step[learner.Large], learner.Small is { } small ? step[small] : null, serving, labels, informative);
+        Interlocked.Exchange(ref _trainedExamples, learner.TrainedExamples);
+        _calibration.Observe(labels);
         var oldest = batch.Min(r => r.OccurredAt);
         var newest = batch.Max(r => r.OccurredAt);
         lock (_statsLock)
@@ -264,118 +252,23 @@ public sealed class StreamingTrainer(
         }
     }
 
-    /// <summary>
-    /// Shifts each tier's head biases, in the published weights and the weights being trained alike, so that the
-    /// published weights' mean prediction on <paramref name="batch"/> is the click rate observed so far (earlier batches'
-    /// labels, with a Jeffreys prior: half a click in one example). Nothing before the first label. True when it moved.
-    /// </summary>
-    private bool Calibrate(Learner learner, RankingBatch batch)
-    {
-        if (_observedExamples == 0)
-        {
-            return false;
-        }
-
-        var rate = (_observedClicks + 0.5) / (_observedExamples + 1.0);
-        var tiers = learner.Published.Tiers.Keys.ToArray();
-        var predictions = Predict(learner.Published, batch, tiers);
-        var moved = false;
-        for (var i = 0; i < tiers.Length; i++)
-        {
-            var shift = LogitShift(predictions[i], rate);
-            if (shift == 0)
-            {
-                continue;
-            }
-
-            learner.Published.Tier(tiers[i]).ShiftOutputs(shift);
-            if (!ReferenceEquals(learner.Model, learner.Published))
-            {
-                learner.Model.Tier(tiers[i]).ShiftOutputs(shift);
-            }
-
-            moved = true;
-        }
-
-        return moved;
-    }
-
-    /// <summary>
-    /// The logit shift d that makes the mean of sigmoid(logit(p_i) + d) equal <paramref name="rate"/>: Newton's method on
-    /// a function increasing in d, each step bounded to 4 logits, until a step is under 1e-6.
-    /// </summary>
-    public static float LogitShift(ReadOnlySpan<float> predictions, double rate)
-    {
-        if (predictions.IsEmpty)
-        {
-            return 0;
-        }
-
-        var logits = new double[predictions.Length];
-        for (var i = 0; i < logits.Length; i++)
-        {
-            var p = Math.Clamp(predictions[i], 1e-7, 1 - 1e-7);
-            logits[i] = Math.Log(p / (1 - p));
-        }
-
-        var shift = 0.0;
-        for (var iteration = 0; iteration < 50; iteration++)
-        {
-            double mean = 0, slope = 0;
-            foreach (var z in logits)
-            {
-                var q = 1 / (1 + Math.Exp(-(z + shift)));
-                mean += q;
-                slope += q * (1 - q);
-            }
-
-            var step = Math.Clamp((rate - (mean / logits.Length)) / Math.Max(slope / logits.Length, 1e-9), -4, 4);
-            shift += step;
-            if (Math.Abs(step) < 1e-6)
-            {
-                break;
-            }
-        }
-
-        return (float)shift;
-    }
-
-    /// <summary>The click probabilities of each of <paramref name="tiers"/>, from one pass of the model's own user tower.</summary>
-    private float[][] Predict(RankingModel model, RankingBatch batch, params string[] tiers)
-    {
-        var g = _evaluation;
-        g.Reset();
-        var user = model.UserEmbeddings(g, batch);
-        var scores = new float[tiers.Length][];
-        for (var i = 0; i < tiers.Length; i++)
-        {
-            scores[i] = new float[batch.Candidates];
-            model.Tier(tiers[i]).Score(batch, user, scores[i], g);
-        }
-
-        g.Reset();
-        return scores;
-    }
-
     private async Task CloseWindowAsync(CancellationToken cancellationToken)
     {
         var window = _window;
         _window = new ValidationWindow();
         _windowStart = _newestTrained;
         Interlocked.Increment(ref _windows);
-        var candidateNe = window.Candidate.NormalizedEntropy;
-        var servingNe = window.Serving.NormalizedEntropy;
+        var verdict = window.Verdict();
         lock (_statsLock)
         {
-            _lastCandidateNe = candidateNe;
-            _lastServingNe = servingNe;
-            _lastSmallNe = window.Small.NormalizedEntropy;
+            _lastCandidateNe = verdict.CandidateNe;
+            _lastServingNe = verdict.ServingNe;
+            _lastSmallNe = verdict.SmallNe;
         }
 
-        // NaN (a window without clicks) compares false: nothing is published on a window that cannot tell.
-        if (window.Informative && candidateNe <= servingNe)
+        if (verdict.Publish)
         {
-            await PublishAsync(window, cancellationToken);
+            await PublishAsync(window, verdict, cancellationToken);
         }
         else
         {
@@ -383,58 +276,15 @@ public sealed class StreamingTrainer(
         }
     }
 
-    private async Task PublishAsync(ValidationWindow window, CancellationToken cancellationToken)
+    private async Task PublishAsync(ValidationWindow window, WindowVerdict verdict, CancellationToken cancellationToken)
     {
         var version = PublishedVersion + 1;
         var examples = _learner.TrainedExamples;
-        var validationNe = window.Candidate.NormalizedEntropy;
-        var previousNe = window.Serving.NormalizedEntropy;
-        var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
-        {
-            ["validationNe"] = validationNe,
-            ["previousNe"] = previousNe,
-            ["validationAuc"] = window.Candidate.Auc,
-            ["smallNe"] = window.Small.NormalizedEntropy,
-        }.Where(m => double.IsFinite(m.Value)).ToDictionary(StringComparer.Ordinal);
         var model = _learner.Published;
-        var (checkpoint, graphs) = await RunOffPoolAsync(() => (model.ToCheckpoint(version, examples, metrics), RankingOnnx.Export(model, version, examples)));
-
-        // The graphs first, the checkpoint, then the pointer: whoever follows the pointer finds everything it names.
-        var now = clock.GetUtcNow();
-        var graphKeys = graphs.Keys.ToDictionary(g => g, g => StateKeys.RankingGraph(version, g), StringComparer.Ordinal);
-        foreach (var (graph, onnx) in graphs)
-        {
-            await state.SaveAsync(Components.ModelStore, graphKeys[graph], new ModelGraph { Version = version, Graph = graph, CreatedAt = now, Onnx = onnx }, cancellationToken: cancellationToken);
-        }
-
-        var key = StateKeys.RankingCheckpoint(version);
-        var record = new ModelCheckpoint { Version = version, TrainedExamples = examples, CreatedAt = now, Checkpoint = checkpoint };
-        await state.SaveAsync(Components.ModelStore, key, record, cancellationToken: cancellationToken);
-        await state.SaveAsync(Components.ModelStore, StateKeys.LatestRankingModel, new ModelPointer { Version = version, CheckpointKey = key, GraphKeys = graphKeys }, cancellationToken: cancellationToken);
-        var expired = version - options.Value.KeepCheckpoints - 1;
-        if (expired >= 1)
-        {
-            await state.DeleteAsync(Components.ModelStore, StateKeys.RankingCheckpoint(expired), cancellationToken: cancellationToken);
-            foreach (var graph in graphs.Keys)
-            {
-                await state.DeleteAsync(Components.ModelStore, StateKeys.RankingGraph(expired, graph), cancellationToken: cancellationToken);
-            }
-        }
-
-        await publisher.PublishAsync(Topics.ModelPublished, new ModelPublished
-        {
-            ModelName = AppIds.Ranker,
-            Version = version,
-            CheckpointKey = key,
-            PublishedAt = now,
-            TrainedExamples = examples,
-            ValidationNe = validationNe,
-            PreviousNe = previousNe,
-            GraphKeys = graphKeys,
-        }, cancellationToken);
+        var (checkpoint, now) = await _store.PublishAsync(model, version, examples, verdict, window.Candidate.Auc, cancellationToken);
 
         // The serving version's weights are a frozen copy: the weights being trained move on.
-        _serving = await RunOffPoolAsync(() => Freeze(model, _serving, checkpoint));
+        _serving = await OffPool.RunAsync(() => Freeze(model, _serving, checkpoint));
         lock (_statsLock)
         {
             (_publishedExamples, _publishedAt, _publishedEventTime) = (examples, now, _newestTrained);
@@ -442,7 +292,7 @@ public sealed class StreamingTrainer(
 
         Interlocked.Exchange(ref _publishedVersion, version);
         _differsFromServing = false;
-        logger.LogInformation("Published ranking model v{Version}: NE {Ne:F4} vs {PreviousNe:F4} serving, {Examples} examples", version, validationNe, previousNe, examples);
+        logger.LogInformation("Published ranking model v{Version}: NE {Ne:F4} vs {PreviousNe:F4} serving, {Examples} examples", version, verdict.CandidateNe, verdict.ServingNe, examples);
     }
 
     /// <summary>Continues from the latest published checkpoint, so a restart does not begin cold.</summary>
@@ -450,27 +300,20 @@ public sealed class StreamingTrainer(
     {
         try
         {
-            var pointer = await state.GetAsync<ModelPointer>(Components.ModelStore, StateKeys.LatestRankingModel, cancellationToken);
-            if (pointer is null)
+            if (await _store.LatestAsync(cancellationToken) is not { } stored)
             {
                 return;
             }
 
-            var stored = await state.GetAsync<ModelCheckpoint>(Components.ModelStore, pointer.Value.CheckpointKey, cancellationToken);
-            if (stored is null)
-            {
-                return;
-            }
-
-            var checkpoint = stored.Value.Checkpoint;
-            var (model, average, serving) = await RunOffPoolAsync(() =>
+            var checkpoint = stored.Checkpoint;
+            var (model, average, serving) = await OffPool.RunAsync(() =>
                 (RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint), RankingModel.FromCheckpoint(checkpoint)));
-            _learner = Learner.Start(model, average, options.Value);
+            _learner = Start(model, average, options.Value, teacher);
             Interlocked.Exchange(ref _trainedExamples, _learner.TrainedExamples);
             _serving = serving;
             lock (_statsLock)
             {
-                (_publishedExamples, _publishedAt) = (stored.Value.TrainedExamples, stored.Value.CreatedAt);
+                (_publishedExamples, _publishedAt) = (stored.TrainedExamples, stored.CreatedAt);
             }
 
             Interlocked.Exchange(ref _publishedVersion, model.Version);
@@ -511,12 +354,22 @@ public sealed class StreamingTrainer(
         return into;
     }
 
-    // Training and checkpoint work is seconds of CPU a minute: a dedicated thread rather than a pool thread.
-    private static Task<T> RunOffPoolAsync<T>(Func<T> work) =>
-        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    /// <summary>The learner the options describe: learning rates (null: the model library's), GEMM threads, the average's decay.</summary>
+    private static RankingLearner Start(RankingModel model, RankingModel copy, TrainerOptions options, ITeacher? teacher)
+    {
+        var settings = new TrainingSettings { GemmThreads = options.GemmThreads };
+        if (options.DenseLearningRate is { } dense)
+        {
+            settings = settings with { DenseLearningRate = (float)dense };
+        }
 
-    private static Task RunOffPoolAsync(Action work) =>
-        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        if (options.SparseLearningRate is { } sparse)
+        {
+            settings = settings with { SparseLearningRate = (float)sparse };
+        }
+
+        return RankingLearner.Start(model, copy, settings, options.WeightAverageDecay, teacher);
+    }
 
     public void Contribute(IDictionary<string, object?> stats)
     {
@@ -565,79 +418,4 @@ public sealed class StreamingTrainer(
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
     private static FeatureSchema SchemaOf(IOptions<FeatureSpaceOptions>? features) => features is null ? FeatureSchema.Empty : FeatureSchema.From(features.Value);
-
-    /// <summary>
-    /// The model being trained, its trainer, and what is published of it: the running average of its weights (a second
-    /// model of the same architecture) or, without averaging, the model itself.
-    /// </summary>
-    private sealed class Learner
-    {
-        private Learner(RankingModel model, RankingTrainer trainer, RankingModel published, WeightAverage? averaging)
-        {
-            Model = model;
-            Trainer = trainer;
-            Published = published;
-            Averaging = averaging;
-            var tiers = model.Tiers.Keys.ToList(); // the order RankingTrainer.For steps them in
-            Large = tiers.IndexOf(Tiers.Large) is >= 0 and var large ? large : throw new CheckpointException($"the model has no '{Tiers.Large}' tier");
-            Small = tiers.IndexOf(Tiers.Small) is >= 0 and var small ? small : null;
-        }
-
-        public RankingModel Model { get; }
-        public RankingTrainer Trainer { get; }
-        public RankingModel Published { get; }
-        public WeightAverage? Averaging { get; }
-        public int Large { get; }
-        public int? Small { get; }
-
-        /// <summary>Labelled examples behind the weights: the checkpoint's, and this process's.</summary>
-        public long TrainedExamples => Model.TrainedExamples + Trainer.Examples;
-
-        /// <param name="model">Where training starts.</param>
-        /// <param name="copy">A model of the same architecture to hold the weight average; its weights are overwritten.</param>
-        /// <param name="options">Learning rates, GEMM threads and the average's decay.</param>
-        public static Learner Start(RankingModel model, RankingModel copy, TrainerOptions options)
-        {
-            var settings = new TrainingSettings { GemmThreads = options.GemmThreads };
-            if (options.DenseLearningRate is { } dense)
-            {
-                settings = settings with { DenseLearningRate = (float)dense };
-            }
-
-            if (options.SparseLearningRate is { } sparse)
-            {
-                settings = settings with { SparseLearningRate = (float)sparse };
-            }
-
-            var trainer = RankingTrainer.For(model, settings);
-            return options.WeightAverageDecay > 0
-                ? new Learner(model, trainer, copy, new WeightAverage([.. model.Parameters], [.. copy.Parameters], (float)options.WeightAverageDecay))
-                : new Learner(model, trainer, model, null);
-        }
-    }
-
-    /// <summary>One progressive-validation window: each prediction made before its batch was trained on.</summary>
-    private sealed class ValidationWindow
-    {
-        public BinaryMetrics Candidate { get; } = new();
-        public BinaryMetrics Small { get; } = new();
-        public BinaryMetrics Serving { get; } = new();
-
-        /// <summary>Some batch of the window was predicted by weights other than serving's.</summary>
-        public bool Informative { get; private set; }
-
-        public long Examples => Candidate.Examples;
-
-        public void Add(float[] candidate, float[]? small, float[] serving, float[] labels, bool informative)
-        {
-            Candidate.Add(candidate, labels);
-            if (small is not null)
-            {
-                Small.Add(small, labels);
-            }
-
-            Serving.Add(serving, labels);
-            Informative |= informative;
-        }
-    }
 }

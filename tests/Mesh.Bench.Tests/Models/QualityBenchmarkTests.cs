@@ -53,6 +53,22 @@ public class QualityBenchmarkTests(TinyQualityRun run) : IClassFixture<TinyQuali
     }
 
     [Fact]
+    public void Measure_MeshTiers_TrainedTogetherAndPublishedBesideEachTrainedAlone()
+    {
+        var options = QualityOptions.Parse(["--impressions", "2000", "--models", "small,large", "--holdout", "10", "--alone", "true", "--thresholds", "0"]).Options!;
+
+        var result = QualityBenchmark.Measure(options, TextWriter.Null);
+
+        Assert.Equal(["small", "large", "small_alone", "large_alone"], result.Models.Select(m => m.Model.Key));
+        var (small, large, smallAlone, largeAlone) = (result.Models[0], result.Models[1], result.Models[2], result.Models[3]);
+        Assert.Same(small.Tower, large.Tower); // one user tower feeds both tiers, as in the model the trainer publishes
+        Assert.NotSame(smallAlone.Tower, largeAlone.Tower);
+        Assert.All(result.Models, m => Assert.Equal(result.Stream.Impressions, m.Track.Whole.Examples));
+        Assert.NotEqual(large.Track.Whole.LogLoss, largeAlone.Track.Whole.LogLoss);
+        Assert.Equal(large.Holdout.NormalizedEntropy, result.EarlyExit[0].Ne, 5); // early exit runs on the published large
+    }
+
+    [Fact]
     public void Measure_References_SeeEveryImpressionOnce()
     {
         var result = run.Result;

@@ -18,13 +18,15 @@ public class QualityOptionsTests
         Assert.Equal(10, options.ExitKeep);
         Assert.Equal([0, 0.25, 0.5, 0.75, 0.9, 1], options.Thresholds);
         Assert.Null(options.AverageDecay);
+        Assert.Equal(0.99, options.PublishDecay);
+        Assert.False(options.Alone);
     }
 
     [Fact]
     public void Parse_EveryOption_IsRead()
     {
         var (options, _) = QualityOptions.Parse(["--impressions", "20000", "--models=large,lr", "--batch-requests", "8", "--seed", "3",
-            "--holdout", "0", "--exit-keep", "5", "--thresholds", "1,0.5", "--average", "0.99"]);
+            "--holdout", "0", "--exit-keep", "5", "--thresholds", "1,0.5", "--average", "0.99", "--decay", "0", "--alone", "true"]);
 
         Assert.Equal(20_000, options!.Impressions);
         Assert.Equal(["lr", "large"], options.Models.Select(m => m.Key)); // the catalogue's order
@@ -34,6 +36,8 @@ public class QualityOptionsTests
         Assert.Equal(5, options.ExitKeep);
         Assert.Equal([0.5, 1], options.Thresholds);
         Assert.Equal(0.99f, options.AverageDecay);
+        Assert.Equal(0, options.PublishDecay);
+        Assert.True(options.Alone);
     }
 
     [Theory]
@@ -46,6 +50,8 @@ public class QualityOptionsTests
     [InlineData("--exit-keep", "51")]
     [InlineData("--thresholds", "0.5,1.5")]
     [InlineData("--average", "1")]
+    [InlineData("--decay", "1")]
+    [InlineData("--alone", "yes")]
     [InlineData("--epochs", "2")]
     public void Parse_BadValue_IsAnError(string name, string value)
     {
