@@ -99,13 +99,26 @@ public class ExfmStepTests
         Assert.Throws<ArgumentException>(() => Trainer(new ExfmOptions { Mode = DistillationMode.AuxiliaryHead }, distillationHeads: 0));
     }
 
+    // Two tiers built from one generator, as RankingModel.CreateInitial builds them, narrow enough for a test.
+    private static RankingModel Tiny(int seed, int distillationHeads)
+    {
+        var rng = new Random(seed);
+        var tiers = new Dictionary<string, RankingNetwork>
+        {
+            [Contracts.Tiers.Small] = new Dhen(Contracts.Tiers.Small, new DhenConfig(4, 1, 8, 2) { DistillationHeads = distillationHeads }, rng),
+            [Contracts.Tiers.Large] = new Dhen(Contracts.Tiers.Large, new DhenConfig(4, 2, 8, 2) { DistillationHeads = distillationHeads }, rng),
+        };
+        return RankingModel.Create(new UserTower("user", rng), tiers);
+    }
+
     // Without distillation, a model with distillation heads serves and trains exactly as one without them: the heads
-    // draw from their own generator and no loss reaches them.
+    // draw from their own generator (the large tier, built after the small one's heads, gets the same weights) and no
+    // loss reaches them.
     [Fact]
     public void Step_DistillationHeadsUnused_ServedWeightsAndScoresAsWithoutThem()
     {
-        var plain = RankingModel.CreateInitial(seed: 5);
-        var withHeads = RankingModel.CreateInitial(seed: 5, distillationHeads: 2);
+        var plain = Tiny(5, 0);
+        var withHeads = Tiny(5, 2);
         var plainTrainer = RankingTrainer.For(plain);
         var headsTrainer = RankingTrainer.For(withHeads, null, new ExfmOptions());
         var rng = new Random(9);
@@ -124,6 +137,16 @@ public class ExfmStepTests
         {
             Assert.Equal(plain.Score(tier, request).Scores, withHeads.Score(tier, request).Scores);
         }
+    }
+
+    [Fact]
+    public void DistillationHeads_SurviveTheRankingModelCheckpoint()
+    {
+        var loaded = RankingModel.FromCheckpoint(Tiny(2, 2).ToCheckpoint(1, 0));
+
+        Assert.All(loaded.Tiers.Values, t => Assert.Equal(2, t.DistillationHeads));
+        Assert.Equal(0, RankingModel.FromCheckpoint(Tiny(2, 0).ToCheckpoint(1, 0)).Tiers[Contracts.Tiers.Large].DistillationHeads);
+        Assert.DoesNotContain("distillationHeads", new DhenConfig(4, 1, 8, 2).ToJson().ToJsonString(), StringComparison.Ordinal);
     }
 
     // β scales only what the distillation heads send into the backbone: the shared layers' gradient from the

@@ -92,15 +92,4 @@ public class LearnedFoundationModelTests
 
         Assert.True(ratio >= 3, $"foundation model / large tier FLOPs per candidate: {ratio:F2}");
     }
-
-    [Fact]
-    public void DistillationHeads_SurviveTheRankingModelCheckpoint()
-    {
-        var model = RankingModel.CreateInitial(seed: 2, distillationHeads: 2);
-
-        var loaded = RankingModel.FromCheckpoint(model.ToCheckpoint(1, 0));
-
-        Assert.All(loaded.Tiers.Values, t => Assert.Equal(2, t.DistillationHeads));
-        Assert.Equal(0, RankingModel.FromCheckpoint(RankingModel.CreateInitial(seed: 2).ToCheckpoint(1, 0)).Tiers[Contracts.Tiers.Large].DistillationHeads);
-    }
 }
