@@ -7,6 +7,11 @@ namespace Mesh.Models;
 /// candidate on the serving path, so precompute computes it ahead of time. Here: fixed random nonlinear features
 /// (tanh of random projections) of the user vector, the ad vector and their product. Deterministic.
 /// </summary>
+/// <remarks>
+/// Replaced by <see cref="Foundation.LearnedFoundationModel"/> (a trained, versioned foundation model with its own
+/// checkpoint; <see cref="Foundation.LearnedFoundationModel.Represent"/> gives ŷ_F and e_FM). Kept, unchanged, for the
+/// callers that still use it (precompute's speculator, the ranker's version check) until they load the published one.
+/// </remarks>
 public static class FoundationModel
 {
     /// <summary>Length of a representation.</summary>

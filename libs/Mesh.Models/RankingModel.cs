@@ -50,16 +50,18 @@ public sealed class RankingModel
     /// <summary>
     /// Version 0, untrained: the mesh's tiers (DHEN small and large), seeded, predicting <see cref="Priors.ClickRate"/>
     /// for everything. What serves before the trainer has published, and where the trainer starts. Its tiers read
-    /// <paramref name="features"/> (the configured feature space; none by default).
+    /// <paramref name="features"/> (the configured feature space; none by default) and carry
+    /// <paramref name="distillationHeads"/> auxiliary distillation heads each (ExFM; default 0, never served; they are
+    /// drawn from their own generator, so a seed gives the same served tiers with or without them).
     /// </summary>
-    public static RankingModel CreateInitial(int seed = 1, FeatureSchema? features = null)
+    public static RankingModel CreateInitial(int seed = 1, FeatureSchema? features = null, int distillationHeads = 0)
     {
         features ??= FeatureSchema.Empty;
         var rng = new Random(seed);
         var tiers = new Dictionary<string, RankingNetwork>
         {
-            [Contracts.Tiers.Small] = new Dhen(Contracts.Tiers.Small, DhenConfig.Small, rng, features: features),
-            [Contracts.Tiers.Large] = new Dhen(Contracts.Tiers.Large, DhenConfig.Large, rng, features: features),
+            [Contracts.Tiers.Small] = new Dhen(Contracts.Tiers.Small, DhenConfig.Small with { DistillationHeads = distillationHeads }, rng, features: features),
+            [Contracts.Tiers.Large] = new Dhen(Contracts.Tiers.Large, DhenConfig.Large with { DistillationHeads = distillationHeads }, rng, features: features),
         };
         return new RankingModel(new UserTower("user", rng), tiers, 0, 0, new Dictionary<string, double>(), features);
     }

@@ -87,6 +87,25 @@ public sealed class ExportTests
         }
     }
 
+    // ExFM's distillation heads are trained, never served: a tier's graph with them is byte for byte the graph without.
+    [Theory]
+    [InlineData("dhen")]
+    [InlineData("interformer")]
+    public void Tier_WithDistillationHeads_ExportsTheSameGraph(string architecture)
+    {
+        byte[] Export(int heads)
+        {
+            var rng = new Random(11);
+            RankingNetwork network = architecture == "dhen"
+                ? new Dhen(Tiers.Large, DhenConfig.Large with { DistillationHeads = heads }, rng)
+                : new InterFormer(Tiers.Large, new InterFormerConfig(Width: 8, Layers: 1, SummaryTokens: 2, Heads: 2, Hidden: 16) { DistillationHeads = heads }, rng);
+            Assert.Equal(heads, network.DistillationHeads);
+            return RankingOnnx.Network(network).ToByteArray();
+        }
+
+        Assert.Equal(Export(0), Export(2));
+    }
+
     [Fact]
     public void Export_WritesTheUserTowerAndEveryTier()
     {

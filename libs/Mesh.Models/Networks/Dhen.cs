@@ -8,18 +8,36 @@ namespace Mesh.Models.Networks;
 /// <summary>Shape of a <see cref="Dhen"/> tier: field width E, layers, the MLP module's hidden width, attention heads.</summary>
 public sealed record DhenConfig(int Width, int Layers, int Hidden, int Heads)
 {
+    /// <summary>
+    /// Auxiliary distillation heads on the last layer (ExFM's ŷ_D, and ŷ_D′ for the student adapter's target), never
+    /// served. Default 0: the tier as before, and a checkpoint config without the field.
+    /// </summary>
+    public int DistillationHeads { get; init; }
+
     /// <summary>The early-stage tier: one narrow layer.</summary>
     public static DhenConfig Small { get; } = new(Width: 16, Layers: 1, Hidden: 128, Heads: 2);
 
     /// <summary>The final-stage tier: three wide layers, an exit head after each.</summary>
     public static DhenConfig Large { get; } = new(Width: 32, Layers: 3, Hidden: 512, Heads: 2);
 
-    public JsonObject ToJson() => new() { ["width"] = Width, ["layers"] = Layers, ["hidden"] = Hidden, ["heads"] = Heads };
+    public JsonObject ToJson()
+    {
+        var json = new JsonObject { ["width"] = Width, ["layers"] = Layers, ["hidden"] = Hidden, ["heads"] = Heads };
+        if (DistillationHeads > 0)
+        {
+            json["distillationHeads"] = DistillationHeads; // absent when 0, so older readers and configs are unchanged
+        }
+
+        return json;
+    }
 
     public static DhenConfig FromJson(JsonObject json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return new((int)json["width"]!, (int)json["layers"]!, (int)json["hidden"]!, (int)json["heads"]!);
+        return new((int)json["width"]!, (int)json["layers"]!, (int)json["hidden"]!, (int)json["heads"]!)
+        {
+            DistillationHeads = (int?)json["distillationHeads"] ?? 0,
+        };
     }
 }
 
@@ -39,6 +57,7 @@ public sealed class Dhen : RankingNetwork
     private readonly FieldEmbeddings _fields;
     private readonly DhenLayer[] _layers;
     private readonly Linear[] _heads;
+    private readonly Linear[] _distillation;
 
     public Dhen(string name, DhenConfig config, Random rng, double prior = Priors.ClickRate, FeatureSchema? features = null)
         : base(name, features)
@@ -52,6 +71,15 @@ public sealed class Dhen : RankingNetwork
         {
             _layers[l] = AddModule(new DhenLayer($"{name}.layer{l}", _fields.Fields, config, rng));
             _heads[l] = AddModule(Priors.Head($"{name}.head{l}", _fields.OutputDim, rng, prior));
+        }
+
+        // From their own generator: with or without them, the caller's generator draws the same served weights here and
+        // in every network built after this one.
+        var distillationRng = Priors.DistillationRandom(name);
+        _distillation = new Linear[config.DistillationHeads];
+        for (var k = 0; k < _distillation.Length; k++)
+        {
+            _distillation[k] = AddModule(Priors.Head($"{name}.distill{k}", _fields.OutputDim, distillationRng, prior));
         }
     }
 
@@ -74,7 +102,20 @@ public sealed class Dhen : RankingNetwork
     /// <summary>FLOPs of one layer plus its head on one candidate: the unit of the early-exit compute figures.</summary>
     public long LayerFlops => _layers[0].Flops + NetworkCost.Dense(_fields.OutputDim, 1);
 
-    public override IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user)
+    public override int DistillationHeads => _distillation.Length;
+
+    public override IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user) => Backbone(g, batch, user).Logits;
+
+    public override NetworkOutputs ForwardWithDistillation(Graph g, RankingBatch batch, Tensor user, float backboneGradient)
+    {
+        var (logits, last) = Backbone(g, batch, user);
+        var shared = g.ScaleGradient(last, backboneGradient);
+        var distilled = _distillation.Select(h => g.Reshape(h.Forward(g, shared), new Shape(batch.Candidates))).ToArray();
+        return new NetworkOutputs(logits, distilled);
+    }
+
+    // Every exit head's logits (N each, final last) and the last layer's output (N, F·E), the backbone the heads share.
+    private (Tensor[] Logits, Tensor Last) Backbone(Graph g, RankingBatch batch, Tensor user)
     {
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(batch);
@@ -88,7 +129,7 @@ public sealed class Dhen : RankingNetwork
             logits[l] = g.Reshape(_heads[l].Forward(g, input), new Shape(batch.Candidates));
         }
 
-        return logits;
+        return (logits, x);
     }
 
     /// <summary>

@@ -33,15 +33,24 @@ public sealed class FieldEmbeddings : Module
     private readonly Linear _embedding;
     private readonly EmbeddingTable _ad;
     private readonly EmbeddingTable _category;
-    private readonly Linear _precomputed;
+    private readonly Linear? _precomputed;
     private readonly FeatureLayer[] _context;
     private readonly FeatureLayer[] _candidate;
 
-    public FieldEmbeddings(string name, int width, Random rng, FeatureSchema? features = null)
+    /// <param name="name">Parameter-name prefix.</param>
+    /// <param name="width">E.</param>
+    /// <param name="rng">Seeded initialisation.</param>
+    /// <param name="features">Configured features (none by default).</param>
+    /// <param name="precomputed">
+    /// Whether to read the precomputed representation (default true). The foundation model, which produces it, does not:
+    /// its fields are one fewer.
+    /// </param>
+    public FieldEmbeddings(string name, int width, Random rng, FeatureSchema? features = null, bool precomputed = true)
         : base(name)
     {
         Width = width;
         Schema = features ?? FeatureSchema.Empty;
+        ReadsPrecomputed = precomputed;
         _user = AddModule(new EmbeddingTable($"{name}.user", FeatureSpace.UserBuckets, width, rng, 0.01f));
         _surface = AddModule(new EmbeddingTable($"{name}.surface", FeatureSpace.ContextBuckets, width, rng, 0.01f));
         _device = AddModule(new EmbeddingTable($"{name}.device", FeatureSpace.ContextBuckets, width, rng, 0.01f));
@@ -49,7 +58,7 @@ public sealed class FieldEmbeddings : Module
         _embedding = AddModule(new Linear($"{name}.embedding", FeatureSpace.UserEmbeddingDimension, width, rng));
         _ad = AddModule(new EmbeddingTable($"{name}.ad", FeatureSpace.AdBuckets, width, rng, 0.01f));
         _category = AddModule(new EmbeddingTable($"{name}.category", FeatureSpace.CategoryBuckets, width, rng, 0.01f));
-        _precomputed = AddModule(new Linear($"{name}.precomputed", FeatureSpace.PrecomputedDimension + 1, width, rng));
+        _precomputed = precomputed ? AddModule(new Linear($"{name}.precomputed", FeatureSpace.PrecomputedDimension + 1, width, rng)) : null;
 
         // After the built-in layers, so that without configured features a seed draws the same weights as before them.
         _context = [.. Schema.Context.Select(f => new FeatureLayer(f, AddFeature(f, rng)))];
@@ -62,13 +71,16 @@ public sealed class FieldEmbeddings : Module
     /// <summary>The configured features these fields read.</summary>
     public FeatureSchema Schema { get; }
 
-    /// <summary>F: the built-in fields plus one per configured feature.</summary>
-    public int Fields => BuiltInFields + Schema.Features.Count;
+    /// <summary>Whether the precomputed representation is one of the fields.</summary>
+    public bool ReadsPrecomputed { get; }
+
+    /// <summary>F: the built-in fields (one fewer without the precomputed one) plus one per configured feature.</summary>
+    public int Fields => BuiltInFields - (ReadsPrecomputed ? 0 : 1) + Schema.Features.Count;
 
     public int OutputDim => Fields * Width;
 
     public NetworkCost Cost => new(
-        NetworkCost.Dense(FeatureSpace.PrecomputedDimension + 1, Width) + NumericFlops(Schema.Candidate),
+        (ReadsPrecomputed ? NetworkCost.Dense(FeatureSpace.PrecomputedDimension + 1, Width) : 0) + NumericFlops(Schema.Candidate),
         NetworkCost.Dense(FeatureSpace.UserEmbeddingDimension, Width) + NumericFlops(Schema.Context));
 
     /// <summary>The parameter-name prefix of a configured feature's layer: <c>{fields}.feature.{name}</c>.</summary>
@@ -88,13 +100,17 @@ public sealed class FieldEmbeddings : Module
             _embedding.Forward(g, user),
             .. _context.Select(f => f.Forward(g, batch)),
         ];
-        var precomputed = g.Input(batch.Precomputed, new Shape(batch.Candidates, FeatureSpace.PrecomputedDimension + 1));
+        Tensor[] candidate = _precomputed is null
+            ? [_ad.Lookup(g, batch.AdIds), _category.Lookup(g, batch.Categories)]
+            : [
+                _ad.Lookup(g, batch.AdIds),
+                _category.Lookup(g, batch.Categories),
+                _precomputed.Forward(g, g.Input(batch.Precomputed, new Shape(batch.Candidates, FeatureSpace.PrecomputedDimension + 1))),
+            ];
         Tensor[] fields =
         [
             g.Gather(g.Concat(perRequest), batch.RequestOf),
-            _ad.Lookup(g, batch.AdIds),
-            _category.Lookup(g, batch.Categories),
-            _precomputed.Forward(g, precomputed),
+            .. candidate,
             .. _candidate.Select(f => f.Forward(g, batch)),
         ];
         return g.Concat(fields);

@@ -10,19 +10,37 @@ public sealed record InterFormerConfig(int Width, int Layers, int SummaryTokens,
 {
     public static InterFormerConfig Default { get; } = new(Width: 32, Layers: 2, SummaryTokens: 2, Heads: 2, Hidden: 256);
 
-    public JsonObject ToJson() => new()
+    /// <summary>
+    /// Auxiliary distillation heads (MLPs shaped like the serving head, on the same input), never served. Default 0:
+    /// the network as before, and a checkpoint config without the field.
+    /// </summary>
+    public int DistillationHeads { get; init; }
+
+    public JsonObject ToJson()
     {
-        ["width"] = Width,
-        ["layers"] = Layers,
-        ["summaryTokens"] = SummaryTokens,
-        ["heads"] = Heads,
-        ["hidden"] = Hidden,
-    };
+        var json = new JsonObject
+        {
+            ["width"] = Width,
+            ["layers"] = Layers,
+            ["summaryTokens"] = SummaryTokens,
+            ["heads"] = Heads,
+            ["hidden"] = Hidden,
+        };
+        if (DistillationHeads > 0)
+        {
+            json["distillationHeads"] = DistillationHeads;
+        }
+
+        return json;
+    }
 
     public static InterFormerConfig FromJson(JsonObject json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return new((int)json["width"]!, (int)json["layers"]!, (int)json["summaryTokens"]!, (int)json["heads"]!, (int)json["hidden"]!);
+        return new((int)json["width"]!, (int)json["layers"]!, (int)json["summaryTokens"]!, (int)json["heads"]!, (int)json["hidden"]!)
+        {
+            DistillationHeads = (int?)json["distillationHeads"] ?? 0,
+        };
     }
 }
 
@@ -49,6 +67,7 @@ public sealed class InterFormer : RankingNetwork
     private readonly InterFormerLayer[] _layers;
     private readonly AttentionPooling _summary;
     private readonly Mlp _head;
+    private readonly Mlp[] _distillation;
 
     public InterFormer(string name, InterFormerConfig config, Random rng, double prior = Priors.ClickRate, FeatureSchema? features = null)
         : base(name, features)
@@ -68,10 +87,12 @@ public sealed class InterFormer : RankingNetwork
 
         _summary = AddModule(new AttentionPooling($"{name}.summary", e, config.SummaryTokens, config.Heads, rng));
         var headInput = (_fields.Fields + config.SummaryTokens) * e;
-        _head = AddModule(new Mlp($"{name}.head", [headInput, config.Hidden, 1], rng));
-        var last = _head.Layers[^1];
-        last.Weight.Value.Span.Clear();
-        last.Bias!.Value.Span.Fill((float)Math.Log(prior / (1 - prior)));
+        _head = AddModule(PriorMlp($"{name}.head", headInput, config.Hidden, rng, prior));
+
+        // From their own generator: with or without them, the caller's generator draws the same served weights here and
+        // in every network built after this one.
+        var distillationRng = Priors.DistillationRandom(name);
+        _distillation = [.. Enumerable.Range(0, config.DistillationHeads).Select(k => AddModule(PriorMlp($"{name}.distill{k}", headInput, config.Hidden, distillationRng, prior)))];
     }
 
     public InterFormerConfig Settings { get; }
@@ -97,7 +118,34 @@ public sealed class InterFormer : RankingNetwork
         }
     }
 
+    public override int DistillationHeads => _distillation.Length;
+
     public override IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user)
+    {
+        var input = HeadInput(g, batch, user);
+        return [g.Reshape(_head.Forward(g, input), new Shape(batch.Candidates))];
+    }
+
+    public override NetworkOutputs ForwardWithDistillation(Graph g, RankingBatch batch, Tensor user, float backboneGradient)
+    {
+        var input = HeadInput(g, batch, user);
+        var serving = g.Reshape(_head.Forward(g, input), new Shape(batch.Candidates));
+        var shared = g.ScaleGradient(input, backboneGradient);
+        return new NetworkOutputs([serving], [.. _distillation.Select(h => g.Reshape(h.Forward(g, shared), new Shape(batch.Candidates)))]);
+    }
+
+    // An MLP head [in, hidden, 1] whose last layer starts at zero weights and the prior's logit: it predicts the prior.
+    private static Mlp PriorMlp(string name, int input, int hidden, Random rng, double prior)
+    {
+        var mlp = new Mlp(name, [input, hidden, 1], rng);
+        var last = mlp.Layers[^1];
+        last.Weight.Value.Span.Clear();
+        last.Bias!.Value.Span.Fill((float)Math.Log(prior / (1 - prior)));
+        return mlp;
+    }
+
+    // The heads' shared input (N, (F + S)·E): the final fields and a last summary of the sequence.
+    private Tensor HeadInput(Graph g, RankingBatch batch, Tensor user)
     {
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(batch);
@@ -115,7 +163,7 @@ public sealed class InterFormer : RankingNetwork
         }
 
         var summary = _summary.Forward(g, sequence, mask);
-        return [g.Reshape(_head.Forward(g, g.Concat(x, summary)), new Shape(n))];
+        return g.Concat(x, summary);
     }
 
     // (N, lead + T): `lead` leading ones (summary tokens, always attendable), then the candidate's request's sequence mask.

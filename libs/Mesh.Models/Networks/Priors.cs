@@ -19,4 +19,10 @@ public static class Priors
         head.Bias!.Value.Span.Fill((float)Math.Log(prior / (1 - prior)));
         return head;
     }
+
+    /// <summary>
+    /// The generator of a network's distillation heads, seeded by the network's name only: they never draw from the
+    /// generator that initialises the served weights, so adding them changes no served weight of any network.
+    /// </summary>
+    public static Random DistillationRandom(string network) => new((int)(StableHash.Of("distillation", network) & int.MaxValue));
 }

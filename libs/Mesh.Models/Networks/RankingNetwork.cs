@@ -31,6 +31,22 @@ public abstract class RankingNetwork(string name, FeatureSchema? features = null
     public abstract IReadOnlyList<Tensor> Forward(Graph g, RankingBatch batch, Tensor user);
 
     /// <summary>
+    /// Auxiliary distillation heads on the shared backbone (ExFM): trained on a teacher's targets, never served (not in
+    /// <see cref="Forward"/>, <see cref="Score"/> or the ONNX export). 0 by default and for networks without them.
+    /// </summary>
+    public virtual int DistillationHeads => 0;
+
+    /// <summary>
+    /// <see cref="Forward"/>'s heads (<see cref="NetworkOutputs.Serving"/>, the same logits) and the logits (N) of every
+    /// distillation head (<see cref="NetworkOutputs.Distillation"/>). The distillation heads read the backbone through
+    /// <see cref="Graph.ScaleGradient"/> by <paramref name="backboneGradient"/> (ExFM's β): identity forward, their
+    /// gradient times β into the shared layers, their own weights' gradient unscaled. The default has no distillation
+    /// head.
+    /// </summary>
+    public virtual NetworkOutputs ForwardWithDistillation(Graph g, RankingBatch batch, Tensor user, float backboneGradient) =>
+        new(Forward(g, batch, user), []);
+
+    /// <summary>
     /// The bias of every prediction head (the final one and any exit heads): each adds straight to its head's logit, so
     /// adding a constant to them shifts every prediction's logit by it (<see cref="ShiftOutputs"/>). Empty for a
     /// network without such a bias.
@@ -59,6 +75,9 @@ public abstract class RankingNetwork(string name, FeatureSchema? features = null
         System.Numerics.Tensors.TensorPrimitives.Sigmoid(heads[^1].Span, scores);
     }
 }
+
+/// <summary>A training forward pass's logits (N each): the serving and exit heads (final last), then the distillation heads.</summary>
+public sealed record NetworkOutputs(IReadOnlyList<Tensor> Serving, IReadOnlyList<Tensor> Distillation);
 
 /// <summary>FLOPs (2 per multiply-add) of one forward pass: once per request, and once per candidate.</summary>
 public readonly record struct NetworkCost(long FlopsPerCandidate, long FlopsPerRequest)

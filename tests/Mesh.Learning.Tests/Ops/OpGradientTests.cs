@@ -189,6 +189,46 @@ public class OpGradientTests
         Assert.Equal(x.Value.ToArray(), graph.ScaleGradient(x.Value, factor).ToArray());
     }
 
+    // ExFM's auxiliary head: one backbone h feeds a serving branch directly and a distillation branch through
+    // ScaleGradient(h, β). The backward pass must give d(serving)/dx + β·d(distillation)/dx, each checked numerically.
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(20f)]
+    [InlineData(0f)]
+    public void ScaleGradient_OnOneOfTwoBranches_ScalesOnlyThatBranchsShare(float beta)
+    {
+        var rng = new Random(17);
+        var x = TestData.Normal("x", rng, 1f, 3, 4);
+        var a = TestData.Normal("a", rng, 1f, 3, 4);
+        var b = TestData.Normal("b", rng, 1f, 3, 4);
+        Tensor Serving(Graph g) => g.Mul(g.Tanh(x.Value), a.Value);
+        Tensor Distillation(Graph g, float factor) => g.Mul(g.Tanh(g.ScaleGradient(g.Tanh(x.Value), factor)), b.Value);
+
+        var (analytic, _, _) = GradCheck.Run(g => g.Add(Serving(g), Distillation(g, beta)), [x], 17);
+        var serving = GradCheck.Check(Serving, [x], 17)[0];
+        var distillation = GradCheck.Check(g => Distillation(g, 1f), [x], 17)[0];
+
+        var expected = serving.Zip(distillation, (s, d) => (double)s + (beta * d)).ToArray();
+        Assert.True(GradCheck.RelativeError(analytic[0], expected) < 1e-5, $"β = {beta}");
+    }
+
+    // The student adapter's target: a stop-gradient of its prediction enters the student's loss as a constant, so the
+    // adapter's weights get nothing from it while the student's gradient is the ordinary one.
+    [Fact]
+    public void StopGradient_OfATargetBranch_LeavesItsWeightsWithoutGradient()
+    {
+        var rng = new Random(19);
+        var student = TestData.Normal("student", rng, 1f, 6);
+        var adapter = TestData.Normal("adapter", rng, 1f, 6);
+        Tensor Loss(Graph g) => g.BceWithLogits(student.Value, g.StopGradient(g.Sigmoid(adapter.Value)));
+
+        GradCheck.Check(Loss, [student], 19);
+        adapter.ZeroGrad();
+        var graph = new Graph();
+        graph.Backward(Loss(graph));
+        Assert.All(adapter.GradToDense(), value => Assert.Equal(0f, value));
+    }
+
     [Theory]
     [MemberData(nameof(Seeds))]
     public void EmbeddingBag_SumAndMeanWithPaddingAndEmptyBags_MatchesFiniteDifferences(int seed)
