@@ -67,7 +67,10 @@ public sealed record PrecomputedRepresentation
 {
     public required float[] Vector { get; init; }
 
-    /// <summary>Version of the foundation model that computed it.</summary>
+    /// <summary>
+    /// Version of the foundation model that computed it: the version precompute ran, stored with the vector. The ranker
+    /// accepts any version whose vector has <c>FeatureSpace.PrecomputedDimension</c> values, and logs it per impression.
+    /// </summary>
     public required long FoundationVersion { get; init; }
 
     /// <summary>User-model version of the embedding it was computed from.</summary>

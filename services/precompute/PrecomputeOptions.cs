@@ -19,6 +19,12 @@ public sealed class PrecomputeOptions
     /// <summary>A pair computed more recently than this, from the same embedding, is not computed again. Default 30 s.</summary>
     public TimeSpan RefreshAfter { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether a new user embedding makes the user's stored representations stale at once (recomputed from it), rather
+    /// than only once they are older than <see cref="RefreshAfter"/>. Default true.
+    /// </summary>
+    public bool RecomputeOnNewEmbedding { get; set; } = true;
+
     /// <summary>How often expired representations are counted as used or wasted. Default 10 s.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -74,6 +74,7 @@ public static class RankApi
                 Context = context,
                 Candidates = candidates,
                 Cascade = decision.Cascade,
+                OccurredAt = request.OccurredAt,
             }, cancellationToken);
         }
         catch (InvocationException e)
@@ -96,6 +97,8 @@ public static class RankApi
             Position = position,
             Score = item.Score,
             Precomputed = item.Precomputed,
+            PrecomputedVersion = item.PrecomputedVersion,
+            PrecomputedAgeMs = item.PrecomputedAgeMs,
             Features = candidateFeatures.GetValueOrDefault(item.AdId),
         }).ToList();
         var servedAt = clock.GetUtcNow();
@@ -111,6 +114,7 @@ public static class RankApi
             Embedding = embedding,
             CandidateCount = candidates.Count,
             Items = served,
+            FinalStage = score.FinalStage,
         }, cancellationToken);
 
         var totalMs = clock.GetElapsedTime(started).TotalMilliseconds;
