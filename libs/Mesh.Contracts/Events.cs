@@ -104,6 +104,12 @@ public sealed record ImpressionsServed
     public required IReadOnlyList<ServedImpression> Items { get; init; }
 
     /// <summary>
+    /// The request's candidates (ad id and category only, in request order): the retrieval output, from which
+    /// precompute's speculator predicts the pairs of the user's next request. Null from older writers.
+    /// </summary>
+    public IReadOnlyList<Candidate>? Candidates { get; init; }
+
+    /// <summary>
     /// Every candidate the final stage looked up in the <c>precomputed</c> store (served or not), with what it found:
     /// precompute's speculator learns from it which pairs the next request will look up, and its ledger which stored
     /// representations were read. Null when no stage read the store, or from older writers.

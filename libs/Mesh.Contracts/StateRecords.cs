@@ -77,4 +77,11 @@ public sealed record PrecomputedRepresentation
     public required long EmbeddingVersion { get; init; }
 
     public required DateTimeOffset ComputedAt { get; init; }
+
+    /// <summary>
+    /// When it stops being served, on the same time base as <see cref="ComputedAt"/> (event time): <c>ComputedAt</c> plus
+    /// precompute's TTL. The ranker reads one past it as a miss, so that a replay faster than real time (where the
+    /// store's clock TTL outlives the event-time one) serves what precompute's ledger counts. Null from older writers.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
 }

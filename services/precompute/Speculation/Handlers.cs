@@ -4,39 +4,62 @@ using Mesh.Runtime;
 namespace Mesh.Precompute.Speculation;
 
 /// <summary>
-/// An impression tells which pairs the ranker's final stage looked up (likely again at the user's next request) and which
-/// stored representations it read.
+/// An impression tells which candidates the user's request had (likely again at their next request: the speculator's
+/// prediction, <see cref="PrecomputeOptions.Speculate"/>), which pairs the final stage looked up and which stored
+/// representations it read.
 /// </summary>
-public sealed class ImpressionsHandler(ActiveUsers users, PrecomputeLedger ledger, Precomputer precomputer) : IEventHandler<ImpressionsServed>
+public sealed class ImpressionsHandler(ActiveUsers users, PrecomputeLedger ledger, Precomputer precomputer, Microsoft.Extensions.Options.IOptions<PrecomputeOptions> options)
+    : IEventHandler<ImpressionsServed>
 {
     public async Task<DeliveryOutcome> HandleAsync(ImpressionsServed data, EventContext context, CancellationToken cancellationToken)
     {
         var at = data.OccurredAt ?? data.ServedAt;
         if (data.FinalStage is { } lookups)
         {
-            foreach (var lookup in lookups.Where(l => l.Hit))
+            foreach (var lookup in lookups)
             {
-                ledger.RecordRead(StateKeys.Precomputed(data.UserId, lookup.AdId), lookup.ComputedAt, at);
+                var key = StateKeys.Precomputed(data.UserId, lookup.AdId);
+                if (lookup.Hit)
+                {
+                    ledger.RecordRead(key, lookup.ComputedAt, at);
+                }
+                else
+                {
+                    ledger.RecordMiss(key);
+                }
             }
 
             ledger.RecordRequest(lookups.Count, lookups.Count(l => l.Hit));
-            users.RecordServed(data.UserId, lookups.Select(l => (l.AdId, l.Category)));
         }
         else
         {
-            // An older router: only the served items, and which of them had a representation, are known.
+            // No final stage looked up (a small-tier-only cascade), or an older router that only says which served items had one.
             foreach (var item in data.Items.Where(i => i.Precomputed is not null))
             {
                 ledger.RecordRead(StateKeys.Precomputed(data.UserId, item.AdId), null, at);
             }
 
             ledger.RecordRequest(0, 0);
-            users.RecordServed(data.UserId, data.Items.Select(i => (i.AdId, i.Category)));
+        }
+
+        users.RecordServed(data.UserId, Predicted(data, options.Value.Speculate));
+        if (options.Value.Speculate == SpeculationSource.Candidates && data.FinalStage is { } finalStage)
+        {
+            // The final stage's candidates (the small tier's best) are the likeliest to be looked up again: kept longest.
+            users.RecordServed(data.UserId, finalStage.Select(l => (l.AdId, l.Category)));
         }
 
         await precomputer.PrecomputeForAsync(data.UserId, at, cancellationToken);
         return DeliveryOutcome.Success;
     }
+
+    /// <summary>The pairs of <paramref name="data"/> to predict for the user's next request, from the richest source it carries up to <paramref name="source"/>.</summary>
+    private static IEnumerable<(string AdId, string Category)> Predicted(ImpressionsServed data, SpeculationSource source) => source switch
+    {
+        SpeculationSource.Candidates when data.Candidates is { } candidates => candidates.Where(c => c.AdId is not null).Select(c => (c.AdId!, c.Category ?? "")),
+        SpeculationSource.Candidates or SpeculationSource.FinalStage when data.FinalStage is { } lookups => lookups.Select(l => (l.AdId, l.Category)),
+        _ => data.Items.Select(i => (i.AdId, i.Category)),
+    };
 }
 
 /// <summary>A user event means the user is active now: their next requests are near.</summary>

@@ -33,6 +33,8 @@ public sealed class PrecomputeLedger : IStatsContributor
     private long _shutdownUnused;
     private long _supersededUnused;
     private long _requests;
+    private long _missesHeld;
+    private long _missesNotHeld;
     private long _lookups;
     private long _hits;
     private long _ageCount;
@@ -155,6 +157,26 @@ public sealed class PrecomputeLedger : IStatsContributor
         }
     }
 
+    /// <summary>
+    /// The final stage looked <paramref name="key"/> up and found nothing. Told apart for tuning: a pair precompute never
+    /// computed (or whose computations all settled: the speculator did not predict it in time) against one it holds a
+    /// computation of (written after the lookup: precompute ran behind the request).
+    /// </summary>
+    public void RecordMiss(string key)
+    {
+        lock (_lock)
+        {
+            if (_live.ContainsKey(key))
+            {
+                _missesHeld++;
+            }
+            else
+            {
+                _missesNotHeld++;
+            }
+        }
+    }
+
     /// <summary>Counts a served request whose final stage looked up <paramref name="lookups"/> pairs and found <paramref name="hits"/>.</summary>
     public void RecordRequest(int lookups, int hits)
     {
@@ -236,6 +258,8 @@ public sealed class PrecomputeLedger : IStatsContributor
                 finalStageLookups = _lookups,
                 finalStageHits = _hits,
                 coverage = Rate(_hits, _lookups),
+                missesNotPredicted = _missesNotHeld,
+                missesComputedLate = _missesHeld,
                 live,
                 superseded = _superseded,
                 reads = _reads,

@@ -56,6 +56,7 @@ public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, IFou
                     FoundationVersion = version,
                     EmbeddingVersion = embedding.ModelVersion,
                     ComputedAt = now,
+                    ExpiresAt = now + o.RepresentationTimeToLive,
                 };
                 return StateOperation.Upsert(key, representation, new StateWriteOptions { TimeToLive = o.RepresentationTimeToLive });
             }).ToList();

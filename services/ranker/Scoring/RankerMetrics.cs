@@ -18,6 +18,7 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) 
     private long _ageCount;
     private double _ageSumMs;
     private long _precomputedRejected;
+    private long _precomputedExpired;
     private long _requests;
     private long _scoredSmall;
     private long _scoredLarge;
@@ -59,6 +60,9 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) 
 
     /// <summary>A stored representation the ranker could not read as features (its vector has the wrong length): served as a miss.</summary>
     public void CountPrecomputedRejected() => Interlocked.Increment(ref _precomputedRejected);
+
+    /// <summary>A stored representation past its event-time expiry (the store's clock TTL had not yet removed it): served as a miss.</summary>
+    public void CountPrecomputedExpired() => Interlocked.Increment(ref _precomputedExpired);
 
     /// <summary>One run of a tier's graph for <paramref name="requests"/> calls, <paramref name="candidates"/> candidates in all.</summary>
     public void CountBatch(int requests, int candidates)
@@ -105,6 +109,7 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) 
                 hits,
                 coverage = lookups == 0 ? 0 : (double)hits / lookups,
                 rejected = Interlocked.Read(ref _precomputedRejected),
+                expired = Interlocked.Read(ref _precomputedExpired),
                 failures = Interlocked.Read(ref _precomputedFailures),
                 hitsByFoundationVersion = _hitsByVersion.ToDictionary(v => v.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), v => v.Value),
                 ageAtUseMs = new

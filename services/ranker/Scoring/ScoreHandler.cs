@@ -122,7 +122,7 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
     /// Looks the survivors up in the precomputed store; a slow or failing store means misses, never a failed request. A
     /// representation of any foundation-model version is a hit as long as its vector has the length the model reads
     /// (the version is the one precompute stored, logged with the impression); its age is taken at <paramref name="at"/>,
-    /// the request's event time, the time base precompute stamps with.
+    /// the request's event time, the time base precompute stamps with, and one past its event-time expiry is a miss.
     /// </summary>
     private async Task<int> AttachPrecomputedAsync(string userId, DateTimeOffset at, Scored[] survivors, CancellationToken cancellationToken)
     {
@@ -144,7 +144,11 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         var hits = 0;
         for (var i = 0; i < survivors.Length; i++)
         {
-            if (found[i] is { Found: true, Value: { } r } && r.Vector is { Length: FeatureSpace.PrecomputedDimension })
+            if (found[i] is { Found: true, Value: { ExpiresAt: { } expiresAt } } && at >= expiresAt)
+            {
+                metrics.CountPrecomputedExpired();
+            }
+            else if (found[i] is { Found: true, Value: { } r } && r.Vector is { Length: FeatureSpace.PrecomputedDimension })
             {
                 var ageMs = Math.Max(0, (at - r.ComputedAt).TotalMilliseconds);
                 survivors[i].Precomputed = r.Vector;

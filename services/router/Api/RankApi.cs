@@ -115,6 +115,7 @@ public static class RankApi
             CandidateCount = candidates.Count,
             Items = served,
             FinalStage = score.FinalStage,
+            Candidates = [.. candidates.Select(c => new Candidate { AdId = c.AdId, Category = c.Category })],
         }, cancellationToken);
 
         var totalMs = clock.GetElapsedTime(started).TotalMilliseconds;

@@ -76,6 +76,40 @@ public sealed class SpeculatorTests
         Assert.Equal(0, s.GetProperty("coverage").GetDouble());
     }
 
+    [Theory]
+    [InlineData(SpeculationSource.Candidates, new[] { "a1", "a2", "a3", "a4", "a5" })]
+    [InlineData(SpeculationSource.FinalStage, new[] { "a1", "a2", "a3" })]
+    [InlineData(SpeculationSource.Served, new[] { "a1" })]
+    public async Task Impressions_Speculate_PrecomputesThePairsOfTheChosenSource(SpeculationSource source, string[] expected)
+    {
+        await using var host = await EmbeddedHost.StartAsync(b =>
+        {
+            b.Services.Configure<PrecomputeOptions>(o => o.Speculate = source);
+            b.AddPrecompute();
+        });
+        var now = host.Clock.GetUtcNow();
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = Embedding(now) });
+
+        // Five candidates; the small tier kept three for the final stage, which served one.
+        var served = Served("u1", now, 1, Miss("a1"), Miss("a2"), Miss("a3")) with
+        {
+            Candidates = [.. new[] { "a1", "a2", "a3", "a4", "a5" }.Select(a => new Candidate { AdId = a, Category = "c1" })],
+        };
+        await host.Publisher.PublishAsync(Topics.Impressions, served);
+        await host.Broker.WaitForIdleAsync();
+
+        var stored = new List<string>();
+        foreach (var ad in new[] { "a1", "a2", "a3", "a4", "a5" })
+        {
+            if (await ReadAsync(host, "u1", ad) is not null)
+            {
+                stored.Add(ad);
+            }
+        }
+
+        Assert.Equal(expected, stored);
+    }
+
     [Fact]
     public async Task Impressions_StoredVersion_IsTheRunningFoundationModelsVersion()
     {
