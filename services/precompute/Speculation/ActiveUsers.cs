@@ -48,13 +48,13 @@ public sealed class ActiveUsers(IOptions<PrecomputeOptions> options, TimeProvide
         }
     }
 
-    /// <summary>The ads to precompute for a user who is active now, most recently recorded first, and the embedding known for them (null if none yet).</summary>
+    /// <summary>The ads to precompute for a user who is active now, least recently recorded first, and the embedding known for them (null if none yet).</summary>
     public (IReadOnlyList<(string AdId, string Category)> Ads, UserEmbedding? Embedding) Predict(string userId)
     {
         lock (_lock)
         {
             return _users.TryGetValue(userId, out var user)
-                ? ([.. user.Ads.OrderByDescending(a => a.Value.Sequence).Select(a => (a.Key, a.Value.Category))], user.Embedding)
+                ? ([.. user.Ads.OrderBy(a => a.Value.Sequence).Select(a => (a.Key, a.Value.Category))], user.Embedding)
                 : ([], null);
         }
     }
