@@ -13,8 +13,9 @@ namespace Mesh.Standalone.Tests;
 
 /// <summary>
 /// SOLARIS's train/serve agreement, through the whole mesh: a final-stage hit and a miss are logged as served, and the
-/// trainer rebuilds from the log exactly the inputs the ranker scored.
+/// trainer rebuilds from the log exactly the inputs the ranker scored. Slow: the whole mesh starts (16 s on 2 busy cores).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class TrainServeConsistencyTests
 {
     private static readonly float[] Vector = [.. Enumerable.Range(0, FeatureSpace.PrecomputedDimension).Select(i => (float)Math.Sin(i + 1))];
