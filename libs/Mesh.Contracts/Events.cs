@@ -102,6 +102,35 @@ public sealed record ImpressionsServed
     public required ServedEmbedding Embedding { get; init; }
     public required int CandidateCount { get; init; }
     public required IReadOnlyList<ServedImpression> Items { get; init; }
+
+    /// <summary>
+    /// The request's candidates (ad id and category only, in request order): the retrieval output, from which
+    /// precompute's speculator predicts the pairs of the user's next request. Null from older writers.
+    /// </summary>
+    public IReadOnlyList<Candidate>? Candidates { get; init; }
+
+    /// <summary>
+    /// Every candidate the final stage looked up in the <c>precomputed</c> store (served or not), with what it found:
+    /// precompute's speculator learns from it which pairs the next request will look up, and its ledger which stored
+    /// representations were read. Null when no stage read the store, or from older writers.
+    /// </summary>
+    public IReadOnlyList<PrecomputedLookup>? FinalStage { get; init; }
+}
+
+/// <summary>One final-stage candidate's read of the <c>precomputed</c> store.</summary>
+public sealed record PrecomputedLookup
+{
+    public required string AdId { get; init; }
+    public required string Category { get; init; }
+
+    /// <summary>Whether a representation was found and used.</summary>
+    public required bool Hit { get; init; }
+
+    /// <summary>On a hit: the foundation model version that computed it.</summary>
+    public long? FoundationVersion { get; init; }
+
+    /// <summary>On a hit: <see cref="PrecomputedRepresentation.ComputedAt"/> of what was read, which names the computation read.</summary>
+    public DateTimeOffset? ComputedAt { get; init; }
 }
 
 /// <summary>The user embedding a request was served with, and where it came from.</summary>
@@ -156,6 +185,15 @@ public sealed record ServedImpression
 
     /// <summary>Precomputed (user, ad) representation the final stage used; null when precompute missed.</summary>
     public float[]? Precomputed { get; init; }
+
+    /// <summary>Version of the foundation model that computed <see cref="Precomputed"/> (as precompute stored it); null on a miss or from older writers.</summary>
+    public long? PrecomputedVersion { get; init; }
+
+    /// <summary>
+    /// Age of <see cref="Precomputed"/> when the ranker read it, in milliseconds of event time (the request's
+    /// <c>occurredAt</c> minus the representation's <see cref="PrecomputedRepresentation.ComputedAt"/>); null on a miss.
+    /// </summary>
+    public double? PrecomputedAgeMs { get; init; }
 
     /// <summary>The candidate's configured features as the model read them (<see cref="Candidate.Features"/>, unknown names dropped); null for none.</summary>
     public IReadOnlyDictionary<string, JsonElement>? Features { get; init; }

@@ -11,6 +11,12 @@ public sealed record ScoreRequest
 
     /// <summary>Stages in order; each scores what the previous kept and keeps its top <see cref="CascadeStage.Keep"/>.</summary>
     public required IReadOnlyList<CascadeStage> Cascade { get; init; }
+
+    /// <summary>
+    /// Event time of the request (<see cref="RankRequest.OccurredAt"/>); the age of a precomputed representation is
+    /// measured on it, as precompute stamps representations on event time. Null: the ranker's clock.
+    /// </summary>
+    public DateTimeOffset? OccurredAt { get; init; }
 }
 
 /// <summary>One stage of a cascade: score with <see cref="Tier"/>, keep the best <see cref="Keep"/>.</summary>
@@ -40,6 +46,9 @@ public sealed record ScoreResponse
 
     /// <summary>Compute spent: candidate-layers evaluated over every stage (a candidate through a 3-layer tier counts 3; early exit lowers it).</summary>
     public long CandidateLayers { get; init; }
+
+    /// <summary>Every candidate the final stage looked up in the <c>precomputed</c> store, in lookup order; null when none was looked up.</summary>
+    public IReadOnlyList<PrecomputedLookup>? FinalStage { get; init; }
 }
 
 public sealed record ScoredCandidate
@@ -48,6 +57,12 @@ public sealed record ScoredCandidate
     public required string Category { get; init; }
     public required double Score { get; init; }
     public float[]? Precomputed { get; init; }
+
+    /// <summary>Foundation model version of <see cref="Precomputed"/>; null on a miss.</summary>
+    public long? PrecomputedVersion { get; init; }
+
+    /// <summary>Age of <see cref="Precomputed"/> when read, in milliseconds (see <see cref="ServedImpression.PrecomputedAgeMs"/>); null on a miss.</summary>
+    public double? PrecomputedAgeMs { get; init; }
 }
 
 /// <summary>Model tiers, cheapest first.</summary>

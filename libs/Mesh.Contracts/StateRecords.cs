@@ -67,11 +67,21 @@ public sealed record PrecomputedRepresentation
 {
     public required float[] Vector { get; init; }
 
-    /// <summary>Version of the foundation model that computed it.</summary>
+    /// <summary>
+    /// Version of the foundation model that computed it: the version precompute ran, stored with the vector. The ranker
+    /// accepts any version whose vector has <c>FeatureSpace.PrecomputedDimension</c> values, and logs it per impression.
+    /// </summary>
     public required long FoundationVersion { get; init; }
 
     /// <summary>User-model version of the embedding it was computed from.</summary>
     public required long EmbeddingVersion { get; init; }
 
     public required DateTimeOffset ComputedAt { get; init; }
+
+    /// <summary>
+    /// When it stops being served, on the same time base as <see cref="ComputedAt"/> (event time): <c>ComputedAt</c> plus
+    /// precompute's TTL. The ranker reads one past it as a miss, so that a replay faster than real time (where the
+    /// store's clock TTL outlives the event-time one) serves what precompute's ledger counts. Null from older writers.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
 }

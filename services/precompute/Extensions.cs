@@ -1,6 +1,7 @@
 using Mesh.Contracts;
 using Mesh.Precompute.Speculation;
 using Mesh.Runtime;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Mesh.Precompute;
 
@@ -13,6 +14,7 @@ public static class Extensions
         services.AddValidatedOptions<PrecomputeOptions>();
         services.AddSingleton<ActiveUsers>();
         services.AddSingleton<PrecomputeLedger>();
+        services.TryAddSingleton<IFoundationRunner, PlaceholderFoundationRunner>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<PrecomputeLedger>());
         services.AddSingleton<Precomputer>();
         services.AddSubscription<ImpressionsServed, ImpressionsHandler>(AppIds.Precompute, Topics.Impressions);

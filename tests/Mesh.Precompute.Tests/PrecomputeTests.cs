@@ -87,21 +87,30 @@ public sealed class PrecomputeTests
         Assert.NotNull(await ReadAsync(host, "u1", "a1"));
     }
 
-    [Fact]
-    public async Task EmbeddingUpdated_NewVector_RecomputesFromIt()
+    [Theory]
+    [InlineData(true, 1, true)]
+    [InlineData(false, 1, false)]
+    [InlineData(false, 31, true)]
+    public async Task EmbeddingUpdated_NewVector_RecomputedAtOnceOnlyWithRecomputeOnNewEmbedding(bool recomputeOnNew, int secondsLater, bool recomputed)
     {
-        await using var host = await StartAsync();
+        await using var host = await EmbeddedHost.StartAsync(b =>
+        {
+            b.Services.Configure<PrecomputeOptions>(o => o.RecomputeOnNewEmbedding = recomputeOnNew);
+            b.AddPrecompute();
+        });
         var now = host.Clock.GetUtcNow();
-        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = Embedding(now, 0.1f) });
+        var first = Embedding(now, 0.1f);
+        await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = first });
         await host.Publisher.PublishAsync(Topics.Impressions, Served("u1", now, ("a1", null)));
         await host.Broker.WaitForIdleAsync();
 
-        host.Clock.Advance(TimeSpan.FromSeconds(1));
+        host.Clock.Advance(TimeSpan.FromSeconds(secondsLater));
         var newer = Embedding(host.Clock.GetUtcNow(), -0.2f);
         await host.Publisher.PublishAsync(Topics.UserEmbeddings, new UserEmbeddingUpdated { UserId = "u1", Embedding = newer });
         await host.Broker.WaitForIdleAsync();
 
-        Assert.Equal(FoundationModel.Represent(newer.Vector, "a1", "c1"), (await ReadAsync(host, "u1", "a1"))!.Vector);
+        var expected = recomputed ? newer : first;
+        Assert.Equal(FoundationModel.Represent(expected.Vector, "a1", "c1"), (await ReadAsync(host, "u1", "a1"))!.Vector);
     }
 
     [Fact]

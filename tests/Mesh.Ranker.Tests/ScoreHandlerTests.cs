@@ -88,30 +88,50 @@ public sealed class ScoreHandlerTests : IClassFixture<ScoreHandlerTests.LovingMo
     }
 
     [Fact]
-    public async Task Score_PrecomputedPresent_FinalStageUsesAndReturnsIt()
+    public async Task Score_PrecomputedOfAnyFoundationVersion_FinalStageUsesItWithVersionAndAge()
     {
         await using var host = await StartAsync();
-        var vector = Enumerable.Repeat(0.5f, FoundationModel.Dimension).ToArray();
-        await host.State.SaveAsync(Components.PrecomputedStore, StateKeys.Precomputed("u1", "a1"), new PrecomputedRepresentation
-        {
-            Vector = vector,
-            FoundationVersion = FoundationModel.Version,
-            EmbeddingVersion = 1,
-            ComputedAt = host.Clock.GetUtcNow(),
-        });
-        await host.State.SaveAsync(Components.PrecomputedStore, StateKeys.Precomputed("u1", "a2"), new PrecomputedRepresentation
-        {
-            Vector = vector,
-            FoundationVersion = FoundationModel.Version + 1,
-            EmbeddingVersion = 1,
-            ComputedAt = host.Clock.GetUtcNow(),
-        });
+        var now = host.Clock.GetUtcNow();
+        var vector = Enumerable.Repeat(0.5f, FeatureSpace.PrecomputedDimension).ToArray();
+        async Task StoreAsync(string ad, float[] v, long version, DateTimeOffset computedAt, DateTimeOffset? expiresAt = null) =>
+            await host.State.SaveAsync(Components.PrecomputedStore, StateKeys.Precomputed("u1", ad), new PrecomputedRepresentation
+            {
+                Vector = v,
+                FoundationVersion = version,
+                EmbeddingVersion = 1,
+                ComputedAt = computedAt,
+                ExpiresAt = expiresAt,
+            });
+        await StoreAsync("a1", vector, FoundationModel.Version, now - TimeSpan.FromSeconds(4));
+        await StoreAsync("a2", vector, 7, now - TimeSpan.FromSeconds(10)); // a published foundation model's version
+        await StoreAsync("a3", new float[FeatureSpace.PrecomputedDimension - 1], 7, now); // not what the model reads
+        await StoreAsync("a4", vector, 7, now - TimeSpan.FromMinutes(3), now - TimeSpan.FromMinutes(1)); // past its event-time TTL
 
-        var response = await ScoreAsync(host, Request(4, (Tiers.Large, 4)));
+        // The request's event time is 1 s after the clock's now: ages are taken on it.
+        var response = await ScoreAsync(host, Request(5, (Tiers.Large, 5)) with { OccurredAt = now + TimeSpan.FromSeconds(1) });
 
-        Assert.Equal(1, response.PrecomputedHits);
-        Assert.Equal(vector, response.Items.Single(i => i.AdId == "a1").Precomputed);
-        Assert.Null(response.Items.Single(i => i.AdId == "a2").Precomputed); // another foundation version: ignored
+        Assert.Equal(2, response.PrecomputedHits);
+        var a1 = response.Items.Single(i => i.AdId == "a1");
+        var a2 = response.Items.Single(i => i.AdId == "a2");
+        Assert.Equal(vector, a1.Precomputed);
+        Assert.Equal(vector, a2.Precomputed);
+        Assert.Equal((FoundationModel.Version, 5000.0), (a1.PrecomputedVersion, a1.PrecomputedAgeMs));
+        Assert.Equal((7L, 11000.0), (a2.PrecomputedVersion, a2.PrecomputedAgeMs));
+        Assert.All(response.Items.Where(i => i.AdId is "a0" or "a3" or "a4"), i => Assert.Equal((true, true, true), (i.Precomputed is null, i.PrecomputedVersion is null, i.PrecomputedAgeMs is null)));
+
+        // The final stage's lookups, hit or not, name what was read.
+        Assert.Equal(["a0", "a1", "a2", "a3", "a4"], response.FinalStage!.Select(l => l.AdId).Order());
+        Assert.Equal(now - TimeSpan.FromSeconds(10), response.FinalStage!.Single(l => l.AdId == "a2").ComputedAt);
+        Assert.Equal([false, true, true, false, false], response.FinalStage!.OrderBy(l => l.AdId).Select(l => l.Hit));
+
+        var stats = new Dictionary<string, object?>();
+        host.Services.GetRequiredService<RankerMetrics>().Contribute(stats);
+        var precomputed = JsonSerializer.SerializeToElement(stats["ranker"]).GetProperty("precomputed");
+        Assert.Equal(0.4, precomputed.GetProperty("coverage").GetDouble());
+        Assert.Equal((1L, 1L), (precomputed.GetProperty("rejected").GetInt64(), precomputed.GetProperty("expired").GetInt64()));
+        Assert.Equal(1, precomputed.GetProperty("hitsByFoundationVersion").GetProperty("7").GetInt64());
+        Assert.Equal(8000.0, precomputed.GetProperty("ageAtUseMs").GetProperty("mean").GetDouble());
+        Assert.Equal(11000.0, precomputed.GetProperty("ageAtUseMs").GetProperty("max").GetDouble());
     }
 
     [Fact]

@@ -12,6 +12,7 @@ public sealed class ActiveUsers(IOptions<PrecomputeOptions> options, TimeProvide
     private readonly Dictionary<string, UserState> _users = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
+    /// <summary>Remembers <paramref name="ads"/> as the user's most recent likely candidates, the last of them most recent; the least recent beyond <see cref="PrecomputeOptions.AdsPerUser"/> are forgotten.</summary>
     public void RecordServed(string userId, IEnumerable<(string AdId, string Category)> ads)
     {
         lock (_lock)
@@ -19,14 +20,18 @@ public sealed class ActiveUsers(IOptions<PrecomputeOptions> options, TimeProvide
             var user = Touch(userId);
             foreach (var (adId, category) in ads)
             {
-                user.Ads.Remove(adId);
-                user.Ads[adId] = category;
+                user.Ads[adId] = (category, ++user.Sequence);
             }
 
-            // Dictionary keeps insertion order while nothing is removed mid-way; re-adding moves an ad to the end.
-            while (user.Ads.Count > options.Value.AdsPerUser)
+            // The least recently recorded go first. (Not the dictionary's enumeration order: a removal frees a slot that
+            // the next insertion reuses, so that order is not the order of insertion.)
+            var excess = user.Ads.Count - options.Value.AdsPerUser;
+            if (excess > 0)
             {
-                user.Ads.Remove(user.Ads.Keys.First());
+                foreach (var adId in user.Ads.OrderBy(a => a.Value.Sequence).Take(excess).Select(a => a.Key).ToList())
+                {
+                    user.Ads.Remove(adId);
+                }
             }
         }
     }
@@ -43,13 +48,13 @@ public sealed class ActiveUsers(IOptions<PrecomputeOptions> options, TimeProvide
         }
     }
 
-    /// <summary>The ads to precompute for a user who is active now, and the embedding known for them (null if none yet).</summary>
+    /// <summary>The ads to precompute for a user who is active now, least recently recorded first, and the embedding known for them (null if none yet).</summary>
     public (IReadOnlyList<(string AdId, string Category)> Ads, UserEmbedding? Embedding) Predict(string userId)
     {
         lock (_lock)
         {
             return _users.TryGetValue(userId, out var user)
-                ? ([.. user.Ads.Select(a => (a.Key, a.Value))], user.Embedding)
+                ? ([.. user.Ads.OrderBy(a => a.Value.Sequence).Select(a => (a.Key, a.Value.Category))], user.Embedding)
                 : ([], null);
         }
     }
@@ -82,7 +87,10 @@ public sealed class ActiveUsers(IOptions<PrecomputeOptions> options, TimeProvide
 
     private sealed class UserState
     {
-        public Dictionary<string, string> Ads { get; } = new(StringComparer.Ordinal);
+        /// <summary>Remembered ads: category, and when last recorded (a per-user counter).</summary>
+        public Dictionary<string, (string Category, long Sequence)> Ads { get; } = new(StringComparer.Ordinal);
+
+        public long Sequence { get; set; }
         public UserEmbedding? Embedding { get; set; }
         public DateTimeOffset LastActive { get; set; }
     }

@@ -1,5 +1,4 @@
 using Mesh.Contracts;
-using Mesh.Models;
 using Mesh.Runtime;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +11,7 @@ namespace Mesh.Precompute.Speculation;
 /// <see cref="UserEmbedding.ComputedAt"/>) when it carries one, else on the clock, so a replayed log precomputes the same
 /// pairs at any speed. The store's own TTL stays on the clock: it only bounds storage.
 /// </remarks>
-public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, IStateStore state, IOptions<PrecomputeOptions> options, TimeProvider clock)
+public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, IFoundationRunner foundation, IStateStore state, IOptions<PrecomputeOptions> options, TimeProvider clock)
 {
     public Task PrecomputeForAsync(string userId, CancellationToken cancellationToken) => PrecomputeForAsync(userId, null, cancellationToken);
 
@@ -36,33 +35,38 @@ public sealed class Precomputer(ActiveUsers users, PrecomputeLedger ledger, ISta
         var now = at ?? clock.GetUtcNow();
         ledger.Observe(now);
         var adsByKey = ads.ToDictionary(a => StateKeys.Precomputed(userId, a.AdId), a => (a.AdId, a.Category), StringComparer.Ordinal);
-        var claimed = ledger.Claim(adsByKey.Keys, embedding.ComputedAt, now - o.RefreshAfter);
+        var claimed = ledger.Claim(adsByKey.Keys, embedding.ComputedAt, now - o.RefreshAfter, o.RecomputeOnNewEmbedding);
         if (claimed.Count == 0)
         {
             return;
         }
 
         var written = false;
+        var started = clock.GetTimestamp();
+        var foundationMs = 0.0;
         try
         {
+            var version = foundation.Version;
             var operations = claimed.Select(key =>
             {
                 var (adId, adCategory) = adsByKey[key];
                 var representation = new PrecomputedRepresentation
                 {
-                    Vector = FoundationModel.Represent(embedding.Vector, adId, adCategory),
-                    FoundationVersion = FoundationModel.Version,
+                    Vector = foundation.Represent(embedding.Vector, adId, adCategory),
+                    FoundationVersion = version,
                     EmbeddingVersion = embedding.ModelVersion,
                     ComputedAt = now,
+                    ExpiresAt = now + o.RepresentationTimeToLive,
                 };
                 return StateOperation.Upsert(key, representation, new StateWriteOptions { TimeToLive = o.RepresentationTimeToLive });
             }).ToList();
+            foundationMs = clock.GetElapsedTime(started).TotalMilliseconds;
             await state.TransactAsync(Components.PrecomputedStore, operations, cancellationToken);
             written = true;
         }
         finally
         {
-            ledger.Complete(claimed, embedding.ComputedAt, written ? now : null, now + o.RepresentationTimeToLive);
+            ledger.Complete(claimed, embedding.ComputedAt, written ? now : null, now + o.RepresentationTimeToLive, foundationMs);
         }
     }
 }

@@ -3,9 +3,22 @@ using Mesh.Serving;
 
 namespace Mesh.Ranker.Scoring;
 
-/// <summary>The ranker's counters, reported under <c>ranker</c> in <c>/v1/stats</c>.</summary>
+/// <summary>
+/// The ranker's counters, reported under <c>ranker</c> in <c>/v1/stats</c>; what it read from precompute under
+/// <c>ranker.precomputed</c>: coverage (final-stage lookups that hit), the foundation-model versions read, and the
+/// staleness at use (age of each representation read, in event-time milliseconds: percentiles over the last 10,000 hits).
+/// </summary>
 public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) : IStatsContributor
 {
+    private const int AgeWindow = 10_000;
+
+    private readonly double[] _ages = new double[AgeWindow];
+    private readonly Dictionary<long, long> _hitsByVersion = [];
+    private readonly Lock _ageLock = new();
+    private long _ageCount;
+    private double _ageSumMs;
+    private long _precomputedRejected;
+    private long _precomputedExpired;
     private long _requests;
     private long _scoredSmall;
     private long _scoredLarge;
@@ -33,6 +46,24 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) 
 
     public void CountPrecomputedFailure() => Interlocked.Increment(ref _precomputedFailures);
 
+    /// <summary>A final-stage hit: a representation of foundation-model <paramref name="version"/>, <paramref name="ageMs"/> old when read.</summary>
+    public void CountPrecomputedHit(long version, double ageMs)
+    {
+        lock (_ageLock)
+        {
+            _ages[_ageCount % AgeWindow] = ageMs;
+            _ageCount++;
+            _ageSumMs += ageMs;
+            _hitsByVersion[version] = _hitsByVersion.GetValueOrDefault(version) + 1;
+        }
+    }
+
+    /// <summary>A stored representation the ranker could not read as features (its vector has the wrong length): served as a miss.</summary>
+    public void CountPrecomputedRejected() => Interlocked.Increment(ref _precomputedRejected);
+
+    /// <summary>A stored representation past its event-time expiry (the store's clock TTL had not yet removed it): served as a miss.</summary>
+    public void CountPrecomputedExpired() => Interlocked.Increment(ref _precomputedExpired);
+
     /// <summary>One run of a tier's graph for <paramref name="requests"/> calls, <paramref name="candidates"/> candidates in all.</summary>
     public void CountBatch(int requests, int candidates)
     {
@@ -58,9 +89,41 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null) 
             precomputedLookups = lookups,
             precomputedHitRate = lookups == 0 ? 0 : (double)Interlocked.Read(ref _precomputedHits) / lookups,
             precomputedFailures = Interlocked.Read(ref _precomputedFailures),
+            precomputed = Precomputed(lookups),
             batches = Interlocked.Read(ref _batches),
             batchedRequests = Interlocked.Read(ref _batchedRequests),
             batchedCandidates = Interlocked.Read(ref _batchedCandidates),
         };
     }
+
+    private object Precomputed(long lookups)
+    {
+        lock (_ageLock)
+        {
+            var window = _ages.AsSpan(0, (int)Math.Min(_ageCount, AgeWindow)).ToArray();
+            Array.Sort(window);
+            var hits = Interlocked.Read(ref _precomputedHits);
+            return new
+            {
+                lookups,
+                hits,
+                coverage = lookups == 0 ? 0 : (double)hits / lookups,
+                rejected = Interlocked.Read(ref _precomputedRejected),
+                expired = Interlocked.Read(ref _precomputedExpired),
+                failures = Interlocked.Read(ref _precomputedFailures),
+                hitsByFoundationVersion = _hitsByVersion.ToDictionary(v => v.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), v => v.Value),
+                ageAtUseMs = new
+                {
+                    mean = _ageCount == 0 ? 0 : Math.Round(_ageSumMs / _ageCount, 1),
+                    p50 = Percentile(window, 0.50),
+                    p90 = Percentile(window, 0.90),
+                    p99 = Percentile(window, 0.99),
+                    max = window.Length == 0 ? 0 : Math.Round(window[^1], 1),
+                },
+            };
+        }
+    }
+
+    private static double Percentile(double[] sorted, double q) =>
+        sorted.Length == 0 ? 0 : Math.Round(sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))], 1);
 }

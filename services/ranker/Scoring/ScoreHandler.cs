@@ -1,5 +1,4 @@
 using Mesh.Contracts;
-using Mesh.Models;
 using Mesh.Models.Features;
 using Mesh.Models.Networks;
 using Mesh.Runtime;
@@ -25,12 +24,21 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         var survivors = request.Candidates.Select(c => new Scored(c.AdId!, c.Category ?? "", c.Features)).ToArray();
         int hits = 0, lookups = 0;
         long candidateLayers = 0;
+        PrecomputedLookup[]? finalStage = null;
         foreach (var stage in request.Cascade)
         {
             if (stage.Tier == Tiers.Large)
             {
                 lookups += survivors.Length;
-                hits += await AttachPrecomputedAsync(request.UserId, survivors, cancellationToken);
+                hits += await AttachPrecomputedAsync(request.UserId, request.OccurredAt ?? clock.GetUtcNow(), survivors, cancellationToken);
+                finalStage = [.. survivors.Select(s => new PrecomputedLookup
+                {
+                    AdId = s.AdId,
+                    Category = s.Category,
+                    Hit = s.Precomputed is not null,
+                    FoundationVersion = s.PrecomputedVersion,
+                    ComputedAt = s.PrecomputedAt,
+                })];
             }
 
             var exit = stage.ExitThreshold is { } threshold ? new EarlyExitRule(stage.Keep, threshold) : (EarlyExitRule?)null;
@@ -49,10 +57,19 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         return new ScoreResponse
         {
             ModelVersion = lease.Version,
-            Items = [.. survivors.Select(s => new ScoredCandidate { AdId = s.AdId, Category = s.Category, Score = s.Score, Precomputed = s.Precomputed })],
+            Items = [.. survivors.Select(s => new ScoredCandidate
+            {
+                AdId = s.AdId,
+                Category = s.Category,
+                Score = s.Score,
+                Precomputed = s.Precomputed,
+                PrecomputedVersion = s.PrecomputedVersion,
+                PrecomputedAgeMs = s.PrecomputedAgeMs,
+            })],
             PrecomputedHits = hits,
             PrecomputedLookups = lookups,
             CandidateLayers = candidateLayers,
+            FinalStage = finalStage,
         };
     }
 
@@ -101,8 +118,13 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         }
     }
 
-    /// <summary>Looks the survivors up in the precomputed store; a slow or failing store means misses, never a failed request.</summary>
-    private async Task<int> AttachPrecomputedAsync(string userId, Scored[] survivors, CancellationToken cancellationToken)
+    /// <summary>
+    /// Looks the survivors up in the precomputed store; a slow or failing store means misses, never a failed request. A
+    /// representation of any foundation-model version is a hit as long as its vector has the length the model reads
+    /// (the version is the one precompute stored, logged with the impression); its age is taken at <paramref name="at"/>,
+    /// the request's event time, the time base precompute stamps with, and one past its event-time expiry is a miss.
+    /// </summary>
+    private async Task<int> AttachPrecomputedAsync(string userId, DateTimeOffset at, Scored[] survivors, CancellationToken cancellationToken)
     {
         var keys = survivors.Select(s => StateKeys.Precomputed(userId, s.AdId)).ToArray();
         using var timeout = new CancellationTokenSource(options.Value.PrecomputedTimeout, clock);
@@ -122,10 +144,23 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         var hits = 0;
         for (var i = 0; i < survivors.Length; i++)
         {
-            if (found[i] is { Found: true, Value: { } r } && r.FoundationVersion == FoundationModel.Version && r.Vector.Length == FoundationModel.Dimension)
+            if (found[i] is { Found: true, Value: { ExpiresAt: { } expiresAt } } && at >= expiresAt)
             {
+                metrics.CountPrecomputedExpired();
+            }
+            else if (found[i] is { Found: true, Value: { } r } && r.Vector is { Length: FeatureSpace.PrecomputedDimension })
+            {
+                var ageMs = Math.Max(0, (at - r.ComputedAt).TotalMilliseconds);
                 survivors[i].Precomputed = r.Vector;
+                survivors[i].PrecomputedVersion = r.FoundationVersion;
+                survivors[i].PrecomputedAt = r.ComputedAt;
+                survivors[i].PrecomputedAgeMs = ageMs;
+                metrics.CountPrecomputedHit(r.FoundationVersion, ageMs);
                 hits++;
+            }
+            else if (found[i] is { Found: true })
+            {
+                metrics.CountPrecomputedRejected();
             }
         }
 
@@ -139,5 +174,8 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
         public IReadOnlyDictionary<string, System.Text.Json.JsonElement>? Features { get; } = features;
         public double Score { get; set; }
         public float[]? Precomputed { get; set; }
+        public long? PrecomputedVersion { get; set; }
+        public DateTimeOffset? PrecomputedAt { get; set; }
+        public double? PrecomputedAgeMs { get; set; }
     }
 }

@@ -79,6 +79,7 @@ public static class RankApi
                 Context = context,
                 Candidates = candidates,
                 Cascade = decision.Cascade,
+                OccurredAt = request.OccurredAt,
             }, cancellationToken);
         }
         catch (InvocationException e)
@@ -101,6 +102,8 @@ public static class RankApi
             Position = position,
             Score = item.Score,
             Precomputed = item.Precomputed,
+            PrecomputedVersion = item.PrecomputedVersion,
+            PrecomputedAgeMs = item.PrecomputedAgeMs,
             Features = candidateFeatures.GetValueOrDefault(item.AdId),
         }).ToList();
         var servedAt = clock.GetUtcNow();
@@ -116,6 +119,8 @@ public static class RankApi
             Embedding = embedding,
             CandidateCount = candidates.Count,
             Items = served,
+            FinalStage = score.FinalStage,
+            Candidates = [.. candidates.Select(c => new Candidate { AdId = c.AdId, Category = c.Category })],
         }, cancellationToken);
 
         var totalMs = clock.GetElapsedTime(started).TotalMilliseconds;
