@@ -91,6 +91,17 @@ public sealed class TrainerOptions
     [Range(0, 0.9999)]
     public double WeightAverageDecay { get; set; } = 0.99;
 
+    /// <summary>
+    /// Steps on earlier batches after each new one (<see cref="Mesh.Models.Training.Rehearsal"/>), drawn from the last
+    /// <see cref="RehearsalBatches"/>; each costs a step. Default 0: one pass over the stream.
+    /// </summary>
+    [Range(0, 16)]
+    public int RehearsalPasses { get; set; }
+
+    /// <summary>Batches kept for <see cref="RehearsalPasses"/> to draw from, the newest. Default 100.</summary>
+    [Range(1, 100_000)]
+    public int RehearsalBatches { get; set; } = 100;
+
     /// <summary>Threads per GEMM in training; 0 is every core. Default 1, leaving the other cores to serving.</summary>
     [Range(0, 256)]
     public int GemmThreads { get; set; } = 1;

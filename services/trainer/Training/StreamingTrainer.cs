@@ -368,7 +368,8 @@ public sealed class StreamingTrainer(
             settings = settings with { SparseLearningRate = (float)sparse };
         }
 
-        return RankingLearner.Start(model, copy, settings, options.WeightAverageDecay, teacher);
+        var rehearsal = options.RehearsalPasses > 0 ? new Rehearsal(options.RehearsalPasses, options.RehearsalBatches) : null;
+        return RankingLearner.Start(model, copy, settings, options.WeightAverageDecay, teacher, rehearsal);
     }
 
     public void Contribute(IDictionary<string, object?> stats)
@@ -396,6 +397,7 @@ public sealed class StreamingTrainer(
                 conversions = joiner.Conversions,
                 clicks = (long)Math.Round(_served.BaseRate * _served.Weight),
                 shedExamples = Interlocked.Read(ref _shedExamples),
+                rehearsedExamples = _learner.RehearsedExamples,
                 watermark = joiner.Watermark == DateTimeOffset.MinValue ? (DateTimeOffset?)null : joiner.Watermark,
                 calibrating = options.Value.CalibrateColdStart && PublishedVersion == 0,
                 // How far the weights being trained are ahead of the last version published: slow publishing shows here.

@@ -48,6 +48,40 @@ public class RankingLearnerTests
     }
 
     [Fact]
+    public void Step_WithRehearsal_StepsAgainOnEarlierBatchesAfterPredictingAndCountsEachExampleOnce()
+    {
+        var batches = Batches(6);
+        var learner = RankingLearner.Start(RankingModel.CreateInitial(), RankingModel.CreateInitial(), Settings, 0, rehearsal: new Rehearsal(Passes: 2, Batches: 3, Seed: 5));
+
+        // The reference: the same seeded draws by hand, over the last 3 batches (the new one included).
+        var model = RankingModel.CreateInitial();
+        var trainer = RankingTrainer.For(model, Settings);
+        var pick = new Random(5);
+        var kept = new List<RankingBatch>();
+        for (var i = 0; i < batches.Count; i++)
+        {
+            var expected = trainer.Step(batches[i]);
+            kept.Add(batches[i]);
+            if (kept.Count > 3)
+            {
+                kept.RemoveAt(0);
+            }
+
+            var step = learner.Step(batches[i]);
+
+            Assert.Equal(expected, step.Raw); // predicted before this batch or any rehearsal of it
+            for (var pass = 0; pass < 2; pass++)
+            {
+                trainer.Step(kept[pick.Next(kept.Count)]);
+            }
+        }
+
+        Assert.All(learner.Model.Parameters.Zip(model.Parameters), p => Assert.Equal(p.Second.Value.Span.ToArray(), p.First.Value.Span.ToArray()));
+        Assert.Equal(120, learner.TrainedExamples); // 6 batches of 20, each once
+        Assert.Equal(240, learner.RehearsedExamples); // 2 rehearsal steps of 20 per batch
+    }
+
+    [Fact]
     public void Step_WithoutAveraging_PublishesTheTrainedWeightsAndTheirPredictions()
     {
         var learner = RankingLearner.Start(RankingModel.CreateInitial(), RankingModel.CreateInitial(), Settings, 0);
