@@ -156,9 +156,7 @@ public sealed class RankingModel
                 : new JsonObject { ["version"] = version, ["userTower"] = UserTower.Config, ["tiers"] = tiers, ["features"] = Features.ToJson() },
             Metrics = metrics ?? new Dictionary<string, double>(),
         };
-        using var stream = new MemoryStream();
-        Checkpoint.Save(stream, info, Parameters);
-        return stream.ToArray();
+        return Checkpoint.ToBytes(info, Parameters);
     }
 
     /// <summary>Rebuilds the architecture the header names and loads its tensors (one read, one checksum); a corrupt or mismatched checkpoint throws <see cref="CheckpointException"/>.</summary>

@@ -64,6 +64,14 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>The checkpoint of <paramref name="parameters"/> as bytes (what a model store holds).</summary>
+    public static byte[] ToBytes(CheckpointInfo info, IEnumerable<Parameter> parameters)
+    {
+        using var stream = new MemoryStream();
+        Save(stream, info, parameters);
+        return stream.ToArray();
+    }
+
     /// <summary>Writes <paramref name="parameters"/> under their names.</summary>
     public static void Save(Stream stream, CheckpointInfo info, IEnumerable<Parameter> parameters) =>
         Save(stream, info, parameters.Select(p => (p.Name, p.Value)));

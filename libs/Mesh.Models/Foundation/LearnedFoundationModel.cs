@@ -110,9 +110,7 @@ public sealed class LearnedFoundationModel : IFoundationTeacher
             Config = config,
             Metrics = metrics ?? new Dictionary<string, double>(),
         };
-        using var stream = new MemoryStream();
-        Checkpoint.Save(stream, info, Parameters);
-        return stream.ToArray();
+        return Checkpoint.ToBytes(info, Parameters);
     }
 
     /// <summary>Rebuilds the model a checkpoint describes; a corrupt, mismatched or other architecture's checkpoint throws <see cref="CheckpointException"/>.</summary>
