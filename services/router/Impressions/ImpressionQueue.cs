@@ -83,7 +83,7 @@ public sealed class ImpressionPublisher(ImpressionQueue queue, IEventPublisher p
     {
         var impressions = queued.Impressions;
         var started = clock.GetTimestamp();
-        using var activity = RouterMetrics.Source.StartActivity("impressions publish", ActivityKind.Internal, MeshTelemetry.ParentOf(queued.TraceParent));
+        using var activity = RouterMetrics.Source.StartActivity("publish impressions", ActivityKind.Internal, MeshTelemetry.ParentOf(queued.TraceParent));
         activity?.SetTag("mesh.request_id", impressions.RequestId);
         var backoff = TimeSpan.FromMilliseconds(50);
         while (true)
