@@ -8,7 +8,9 @@ namespace Mesh.Runtime.Tests.Telemetry;
 /// <summary>The embedded runtime carries the W3C trace context as daprd does: from publisher to handler, caller to callee.</summary>
 public sealed class TracePropagationTests
 {
-    private static readonly ActivitySource Test = new("mesh.runtime.tests");
+    private const string TestSource = "mesh.runtime.tests";
+
+    private static readonly ActivitySource Test = new(TestSource);
 
     [Fact]
     public async Task PublishAsync_InsideASpan_HandlerRunsInThatTraceAndContextCarriesTraceparent()
@@ -51,7 +53,7 @@ public sealed class TracePropagationTests
     {
         var listener = new ActivityListener
         {
-            ShouldListenTo = s => s.Name == Test.Name,
+            ShouldListenTo = s => s.Name == TestSource,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
         };
         ActivitySource.AddActivityListener(listener);
