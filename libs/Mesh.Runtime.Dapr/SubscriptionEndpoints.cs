@@ -53,7 +53,8 @@ internal static class SubscriptionEndpoints
             headers[IdHeader].FirstOrDefault() ?? Guid.NewGuid().ToString(),
             headers["Cloudevent.topic"].FirstOrDefault() ?? subscription.Topic,
             headers["Cloudevent.source"].FirstOrDefault() ?? string.Empty,
-            DateTimeOffset.TryParse(headers["Cloudevent.time"].FirstOrDefault(), CultureInfo.InvariantCulture, DateTimeStyles.None, out var time) ? time : null);
+            DateTimeOffset.TryParse(headers["Cloudevent.time"].FirstOrDefault(), CultureInfo.InvariantCulture, DateTimeStyles.None, out var time) ? time : null,
+            headers["Cloudevent.traceparent"].FirstOrDefault());
         var outcome = await DeliverAsync(subscription, body.ToArray(), context, delivery, metrics, http.RequestAborted);
         return TypedResults.Ok(new DeliveryReply(outcome.ToString()));
     }
@@ -130,7 +131,8 @@ internal static class SubscriptionEndpoints
             id.GetString()!,
             String(cloudEvent, "topic") ?? topic,
             String(cloudEvent, "source") ?? string.Empty,
-            cloudEvent.TryGetProperty("time", out var time) && time.TryGetDateTimeOffset(out var at) ? at : null);
+            cloudEvent.TryGetProperty("time", out var time) && time.TryGetDateTimeOffset(out var at) ? at : null,
+            String(cloudEvent, "traceparent"));
         return true;
     }
 

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Mesh.Contracts;
+using Mesh.Runtime.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -80,15 +82,21 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
         PublishRawAsync(topic, MeshJson.Serialize(data), cancellationToken: cancellationToken);
 
     /// <summary>Publishes already-serialized data, as a sidecar would receive it; <paramref name="eventId"/> defaults to a new id.</summary>
+    /// <remarks>The event carries the publish span's <c>traceparent</c>, as daprd copies it into the CloudEvent.</remarks>
     public async Task PublishRawAsync(string topic, byte[] data, string? eventId = null, CancellationToken cancellationToken = default)
     {
+        var started = _clock.GetTimestamp();
+        using var activity = MeshTelemetry.Source(MeshTelemetry.RuntimeName).StartActivity($"{topic} publish", ActivityKind.Producer);
+        activity?.SetTag("messaging.operation.type", "send");
+        activity?.SetTag("messaging.destination.name", topic);
         _metrics.CountPublished();
-        if (!_byTopic.TryGetValue(topic, out var subscriptions))
+        if (_byTopic.TryGetValue(topic, out var subscriptions))
         {
-            return;
+            var traceParent = MeshTelemetry.TraceParent(activity ?? Activity.Current);
+            await EnqueueAsync(subscriptions, new Envelope(eventId ?? Guid.NewGuid().ToString(), topic, _clock.GetUtcNow(), data, TraceParent: traceParent), cancellationToken);
         }
 
-        await EnqueueAsync(subscriptions, new Envelope(eventId ?? Guid.NewGuid().ToString(), topic, _clock.GetUtcNow(), data), cancellationToken);
+        _metrics.RecordPublish(topic, _clock.GetElapsedTime(started));
     }
 
     /// <summary>Completes when no event is queued or being delivered, downstream publishes included.</summary>
@@ -205,7 +213,7 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
 
     private async Task DeliverWithRetriesAsync(Subscription s, Envelope envelope, CancellationToken stopping)
     {
-        var context = new EventContext(envelope.Id, envelope.Topic, "mesh", envelope.Time);
+        var context = new EventContext(envelope.Id, envelope.Topic, "mesh", envelope.Time, envelope.TraceParent);
         for (var attempt = 1; ; attempt++)
         {
             var result = await _delivery.DeliverAsync(s.Descriptor, envelope.Data, context, stopping);
@@ -284,8 +292,9 @@ public sealed class EmbeddedBroker : IEventPublisher, IHostedService, IAsyncDisp
 
     private sealed record Subscription(SubscriptionDescriptor Descriptor, SubscriptionCounters Counters, Channel<Envelope> Queue);
 
-    // Row: the event's outbox row for this subscription; 0 in memory-only mode.
-    private sealed record Envelope(string Id, string Topic, DateTimeOffset Time, byte[] Data, long Row = 0);
+    // Row: the event's outbox row for this subscription; 0 in memory-only mode. TraceParent: the publisher's span; not
+    // kept in the outbox, so an event redelivered after a restart starts a trace of its own.
+    private sealed record Envelope(string Id, string Topic, DateTimeOffset Time, byte[] Data, long Row = 0, string? TraceParent = null);
 }
 
 /// <summary>An event that was dead-lettered, kept for inspection.</summary>

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Mesh.Contracts;
+using Mesh.Runtime.Telemetry;
 using Microsoft.AspNetCore.Http;
 
 namespace Mesh.Runtime.Embedded;
@@ -6,7 +8,8 @@ namespace Mesh.Runtime.Embedded;
 /// <summary>
 /// Service invocation inside one process. Requests and responses still go through JSON, so the callee never shares
 /// an object with the caller and the cost of the wire shape stays visible. Status codes follow Dapr's: 404 for an
-/// unknown app or method, 400 for a request the callee refuses, 500 when the callee fails.
+/// unknown app or method, 400 for a request the callee refuses, 500 when the callee fails. Each call is a client span;
+/// the callee runs in it, so its own spans join the caller's trace as they would through daprd.
 /// </summary>
 public sealed class EmbeddedInvoker(IEnumerable<MethodDescriptor> methods, IServiceProvider services) : IServiceInvoker
 {
@@ -19,6 +22,10 @@ public sealed class EmbeddedInvoker(IEnumerable<MethodDescriptor> methods, IServ
             throw new InvocationException(appId, method, StatusCodes.Status404NotFound, "no such app or method");
         }
 
+        using var activity = MeshTelemetry.Source(MeshTelemetry.RuntimeName).StartActivity($"{appId}/{method}", ActivityKind.Client);
+        activity?.SetTag("rpc.system", "dapr");
+        activity?.SetTag("rpc.service", appId);
+        activity?.SetTag("rpc.method", method);
         byte[] response;
         try
         {

@@ -1,15 +1,24 @@
+using System.Diagnostics;
+using Mesh.Runtime.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Runtime;
 
 /// <summary>
 /// The part of delivering an event that both runtimes share: idempotency on the CloudEvent id, the handler call,
-/// and the mapping of exceptions to outcomes. The runtime owns retries and dead-lettering.
+/// and the mapping of exceptions to outcomes, each attempt in a consumer span whose parent is the event's
+/// <c>traceparent</c> (else the ambient activity). The runtime owns retries and dead-lettering.
 /// </summary>
 public sealed class EventDelivery(IServiceProvider services, DeliveryMetrics metrics, ProcessedEventsRegistry processed, ILogger<EventDelivery> logger)
 {
     public async Task<DeliveryResult> DeliverAsync(SubscriptionDescriptor subscription, ReadOnlyMemory<byte> data, EventContext context, CancellationToken cancellationToken)
     {
+        var parent = context.TraceParent is { Length: > 0 } traceParent ? MeshTelemetry.ParentOf(traceParent) : default;
+        using var activity = MeshTelemetry.Source(MeshTelemetry.RuntimeName).StartActivity($"{subscription.Topic} process", ActivityKind.Consumer, parent);
+        activity?.SetTag("messaging.operation.type", "process");
+        activity?.SetTag("messaging.destination.name", subscription.Topic);
+        activity?.SetTag("messaging.message.id", context.EventId);
+        activity?.SetTag("mesh.app_id", subscription.AppId);
         var counters = metrics.For(subscription.AppId, subscription.Topic);
         counters.CountReceived();
         var seen = processed.For(subscription.AppId, subscription.Topic);
@@ -35,6 +44,7 @@ public sealed class EventDelivery(IServiceProvider services, DeliveryMetrics met
             outcome = DeliveryOutcome.Retry;
         }
 
+        activity?.SetTag("mesh.delivery.outcome", outcome.ToString());
         if (outcome == DeliveryOutcome.Success)
         {
             seen.Add(context.EventId);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Mesh.Contracts;
+using Mesh.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -11,8 +12,8 @@ using Microsoft.Extensions.Hosting;
 namespace Mesh.Runtime;
 
 /// <summary>
-/// What every service gets whichever runtime it runs on: the clock, delivery bookkeeping, health probes, <c>/v1/stats</c>
-/// and the mesh's JSON for HTTP bodies. Each runtime's <c>Add…Runtime</c> calls <see cref="AddMeshDefaults"/>.
+/// What every service gets whichever runtime it runs on: the clock, delivery bookkeeping, health probes, <c>/v1/stats</c>,
+/// telemetry (traces, and metrics at <c>/metrics</c>) and the mesh's JSON for HTTP bodies. Each runtime's <c>Add…Runtime</c> calls <see cref="AddMeshDefaults"/>.
 /// </summary>
 public static class MeshDefaults
 {
@@ -25,6 +26,7 @@ public static class MeshDefaults
         services.TryAddSingleton<ProcessedEventsRegistry>();
         services.TryAddSingleton<EventDelivery>();
         services.AddHealthChecks();
+        builder.AddMeshTelemetry();
 
         // HTTP bodies use the same JSON as events and state: enums as camelCase strings, nulls left out.
         services.ConfigureHttpJsonOptions(o =>
@@ -35,11 +37,12 @@ public static class MeshDefaults
         return builder;
     }
 
-    /// <summary>Maps <c>/healthz</c> (readiness; daprd's app health check calls it without a token), <c>/livez</c> and <c>/v1/stats</c>.</summary>
+    /// <summary>Maps <c>/healthz</c> (readiness; daprd's app health check calls it without a token), <c>/livez</c>, <c>/metrics</c> and <c>/v1/stats</c>.</summary>
     public static IEndpointRouteBuilder MapMeshDefaults(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapHealthChecks("/healthz");
         endpoints.MapGet("/livez", () => TypedResults.Ok());
+        endpoints.MapMeshTelemetry();
         endpoints.MapGet("/v1/stats", (IEnumerable<IStatsContributor> contributors, DeliveryMetrics delivery) =>
         {
             var stats = new SortedDictionary<string, object?>(StringComparer.Ordinal);

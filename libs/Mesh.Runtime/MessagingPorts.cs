@@ -25,8 +25,11 @@ public enum DeliveryOutcome
     Drop,
 }
 
-/// <summary>The CloudEvent attributes of a delivered event.</summary>
-public sealed record EventContext(string EventId, string Topic, string Source, DateTimeOffset? Time);
+/// <summary>
+/// The CloudEvent attributes of a delivered event. <see cref="TraceParent"/> is the W3C <c>traceparent</c> the publisher
+/// was in (the CloudEvent's, under Dapr); null when the event carries none.
+/// </summary>
+public sealed record EventContext(string EventId, string Topic, string Source, DateTimeOffset? Time, string? TraceParent = null);
 
 /// <summary>Calls a method that another service serves (Dapr service invocation).</summary>
 public interface IServiceInvoker

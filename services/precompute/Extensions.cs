@@ -1,6 +1,7 @@
 using Mesh.Contracts;
 using Mesh.Precompute.Speculation;
 using Mesh.Runtime;
+using Mesh.Runtime.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Mesh.Precompute;
@@ -16,6 +17,7 @@ public static class Extensions
         services.AddSingleton<PrecomputeLedger>();
         services.TryAddSingleton<IFoundationRunner, PlaceholderFoundationRunner>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<PrecomputeLedger>());
+        services.AddStatsInstruments<PrecomputeLedger>(AppIds.Precompute, PrecomputeTelemetry.Instruments);
         services.AddSingleton<Precomputer>();
         services.AddSubscription<ImpressionsServed, ImpressionsHandler>(AppIds.Precompute, Topics.Impressions);
         services.AddSubscription<UserActed, UserActedHandler>(AppIds.Precompute, Topics.UserEvents);

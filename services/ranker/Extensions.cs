@@ -1,6 +1,7 @@
 using Mesh.Contracts;
 using Mesh.Ranker.Scoring;
 using Mesh.Runtime;
+using Mesh.Runtime.Telemetry;
 using Mesh.Serving;
 using Microsoft.Extensions.Options;
 
@@ -21,6 +22,7 @@ public static class Extensions
         });
         services.AddSingleton<RankerMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<RankerMetrics>());
+        services.AddStatsInstruments<RankerMetrics>(AppIds.Ranker, new StatsInstrument("mesh.ranker.model.version", "{version}", "The model version the ranker serves.", Monotonic: false, new StatsReading("ranker.modelVersion")));
         services.AddSingleton<ScoreBatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<ScoreBatcher>());
         services.AddMethod<ScoreRequest, ScoreResponse, ScoreHandler>(AppIds.Ranker, Methods.Score);

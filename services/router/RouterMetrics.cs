@@ -1,16 +1,24 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Mesh.Contracts;
 using Mesh.Runtime;
+using Mesh.Runtime.Telemetry;
 
 namespace Mesh.Router;
 
 /// <summary>
 /// The router's figures for <c>/v1/stats</c>: request counts and latency percentiles (over the last 10,000 requests),
 /// ERCache outcomes, tier mix, precompute coverage, the model version the ranker last answered with, and the request
-/// features left out (names the feature space does not configure, list values beyond a feature's maximum).
+/// features left out (names the feature space does not configure, list values beyond a feature's maximum). The same
+/// events feed the meter <c>router</c> (docs/telemetry.md): per-hop latency histograms, ERCache outcomes, tier choices and
+/// precompute lookups.
 /// </summary>
 public sealed class RouterMetrics : IStatsContributor
 {
     private const int LatencyWindow = 10_000;
+
+    /// <summary>The router's spans: the embedding read and the impressions' publish (the request's span is ASP.NET Core's).</summary>
+    public static ActivitySource Source { get; } = MeshTelemetry.Source(AppIds.Router);
 
     private readonly double[] _latencies = new double[LatencyWindow];
     private readonly long[] _embeddingSources = new long[Enum.GetValues<EmbeddingSource>().Length];
@@ -27,8 +35,53 @@ public sealed class RouterMetrics : IStatsContributor
     private long _unknownFeatures;
     private long _droppedFeatureValues;
 
+    private readonly Histogram<double>? _embeddingDuration;
+    private readonly Histogram<double>? _rankerCallDuration;
+    private readonly Histogram<double>? _rankDuration;
+    private readonly Histogram<double>? _publishDuration;
+    private readonly Counter<long>? _embeddingLookups;
+    private readonly Counter<long>? _tierChoices;
+    private readonly Counter<long>? _precomputeLookups;
+    private readonly Counter<long>? _precomputeHits;
+
+    public RouterMetrics()
+    {
+    }
+
+    /// <summary>Figures that <paramref name="meters"/> also report (the DI constructor).</summary>
+    public RouterMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(AppIds.Router);
+        _embeddingDuration = meter.CreateLatencyHistogram("mesh.router.embedding.duration", "ERCache read of the user embedding, per source that answered.");
+        _rankerCallDuration = meter.CreateLatencyHistogram("mesh.router.ranker_call.duration", "The ranker's score call from the router (invocation included), per tier chosen.");
+        _rankDuration = meter.CreateLatencyHistogram("mesh.router.rank.duration", "A served rank request from body read to reply, per tier chosen.");
+        _publishDuration = meter.CreateLatencyHistogram("mesh.router.impressions.publish.duration", "Publishing one request's impressions, retries included.");
+        _embeddingLookups = meter.CreateCounter<long>("mesh.router.embedding.lookups", "{lookup}", "ERCache outcomes: direct_cache, store, failover or default (mesh.embedding.source).");
+        _tierChoices = meter.CreateCounter<long>("mesh.router.tier.choices", "{request}", "Rank requests per tier the policy chose (mesh.tier).");
+        _precomputeLookups = meter.CreateCounter<long>("mesh.router.precompute.lookups", "{candidate}", "Large-tier candidates looked up in the precomputed store.");
+        _precomputeHits = meter.CreateCounter<long>("mesh.router.precompute.hits", "{candidate}", "Of those, candidates with a usable precomputed representation.");
+    }
+
+    /// <summary>The embedding read took <paramref name="elapsed"/> and <paramref name="source"/> answered.</summary>
+    public void RecordEmbedding(EmbeddingSource source, TimeSpan elapsed)
+    {
+        var tag = new KeyValuePair<string, object?>("mesh.embedding.source", SourceName(source));
+        _embeddingLookups?.Add(1, tag);
+        _embeddingDuration?.Record(elapsed.TotalSeconds, tag);
+    }
+
+    public void RecordRankerCall(string tier, TimeSpan elapsed) =>
+        _rankerCallDuration?.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("mesh.tier", tier));
+
+    public void RecordPublish(TimeSpan elapsed) => _publishDuration?.Record(elapsed.TotalSeconds);
+
     public void CountServed(EmbeddingSource source, string tier, double totalMs, ScoreResponse score)
     {
+        var tierTag = new KeyValuePair<string, object?>("mesh.tier", tier);
+        _tierChoices?.Add(1, tierTag);
+        _rankDuration?.Record(totalMs / 1000, tierTag);
+        _precomputeLookups?.Add(score.PrecomputedLookups);
+        _precomputeHits?.Add(score.PrecomputedHits);
         lock (_lock)
         {
             _latencies[_requests % LatencyWindow] = totalMs;
@@ -92,6 +145,14 @@ public sealed class RouterMetrics : IStatsContributor
             };
         }
     }
+
+    private static string SourceName(EmbeddingSource source) => source switch
+    {
+        EmbeddingSource.DirectCache => "direct_cache",
+        EmbeddingSource.Store => "store",
+        EmbeddingSource.Failover => "failover",
+        _ => "default",
+    };
 
     private static double Rate(long part, long whole) => whole == 0 ? 0 : (double)part / whole;
 

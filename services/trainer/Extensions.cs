@@ -1,5 +1,6 @@
 using Mesh.Contracts;
 using Mesh.Runtime;
+using Mesh.Runtime.Telemetry;
 using Mesh.Trainer.Training;
 
 namespace Mesh.Trainer;
@@ -22,6 +23,7 @@ public static class Extensions
         services.AddSingleton<StreamingTrainer>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<StreamingTrainer>());
         services.AddHostedService(sp => sp.GetRequiredService<StreamingTrainer>());
+        services.AddStatsInstruments<StreamingTrainer>(AppIds.Trainer, TrainerTelemetry.Instruments);
         // One impressions event per rank request makes this the mesh's busiest subscription, and its handler only
         // queues the impressions for labelling, so batches save a sidecar round trip per event. The wait (at most
         // 0.5 s) is far inside the label window, which counts from ServedAt, not from arrival.

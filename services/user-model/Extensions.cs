@@ -2,6 +2,7 @@ using Mesh.Contracts;
 using Mesh.Onnx;
 using Mesh.Runtime;
 using Mesh.Runtime.Actors;
+using Mesh.Runtime.Telemetry;
 using Mesh.Serving;
 using Mesh.UserModel.Embeddings;
 
@@ -21,6 +22,7 @@ public static class Extensions
         services.AddServingModel(AppIds.UserModel, OnnxNames.UserTower);
         services.AddSingleton<UserModelMetrics>();
         services.AddSingleton<IStatsContributor>(sp => sp.GetRequiredService<UserModelMetrics>());
+        services.AddStatsInstruments<UserModelMetrics>(AppIds.UserModel, UserModelTelemetry.Instruments);
         services.AddSubscription<UserActed, UserActedHandler>(AppIds.UserModel, Topics.UserEvents);
         services.AddActorType<UserActor>(AppIds.UserModel, ActorTypes.User);
         return builder;

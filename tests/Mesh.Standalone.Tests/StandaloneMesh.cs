@@ -22,6 +22,9 @@ public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
 
     public FakeTimeProvider Clock { get; } = TestClock.Create();
 
+    /// <summary>More services for the host (an exporter), added last.</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Standalone:Driver", "false");
@@ -37,6 +40,10 @@ public sealed class StandaloneMesh : WebApplicationFactory<StandaloneOptions>
         // however slow the machine; the trainer's own timer stays out of the way.
         builder.UseSetting("Trainer:CollectInterval", "1.00:00:00");
         builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
+        if (ConfigureServices is { } configure)
+        {
+            builder.ConfigureServices(configure);
+        }
     }
 
     public SyntheticDriver CreateDriver(int seed = 7) => new(

@@ -92,7 +92,7 @@ internal sealed class DaprGrpcService(FakeDaprSidecar sidecar)
     {
         Check(context, new SidecarCall(
             "PublishEvent", request.PubsubName, request.Topic, ContentType: request.DataContentType, Metadata: request.Metadata.ToDictionary(),
-            Body: request.Data.ToByteArray(), ApiToken: Token(context)));
+            Body: request.Data.ToByteArray(), ApiToken: Token(context), TraceParent: context.RequestHeaders.GetValue("traceparent")));
         return Task.FromResult(new Empty());
     }
 

@@ -157,10 +157,21 @@ public sealed partial class FakeDaprSidecar : IAsyncDisposable
     /// Posts a CloudEvent as daprd builds it for an <c>application/json</c> publish (<paramref name="dataJson"/> as its
     /// <c>data</c>) to the route the app subscribed <paramref name="topic"/> with, and returns the app's reply.
     /// </summary>
-    public async Task<(int Status, string Body)> DeliverAsync(string appId, string topic, string cloudEventId, string dataJson, string source = "router")
+    /// <remarks>
+    /// With <paramref name="traceParent"/> the CloudEvent carries it (<c>traceparent</c> and <c>traceid</c>) and so does the
+    /// request's <c>traceparent</c> header, as daprd sends an event published in a trace.
+    /// </remarks>
+    public async Task<(int Status, string Body)> DeliverAsync(string appId, string topic, string cloudEventId, string dataJson, string source = "router", string? traceParent = null)
     {
         var cloudEvent = CloudEvent(topic, cloudEventId, dataJson, source);
         var request = ToApp(HttpMethod.Post, RouteOf(appId, topic));
+        if (traceParent is not null)
+        {
+            cloudEvent["traceid"] = traceParent;
+            cloudEvent["traceparent"] = traceParent;
+            request.Headers.Add("traceparent", traceParent);
+        }
+
         request.Content = new StringContent(cloudEvent.ToJsonString(), Encoding.UTF8, new MediaTypeHeaderValue("application/cloudevents+json"));
         request.Headers.Add("pubsubname", "pubsub");
         return await SendToAppAsync(appId, request);
@@ -457,7 +468,8 @@ public sealed partial class FakeDaprSidecar : IAsyncDisposable
 
     private async Task<(int, string?, string?)> InvokeAsync(HttpContext http, string appId, string method, byte[] body, string? token)
     {
-        Record(new SidecarCall("InvokeService", appId, method, ContentType: http.Request.ContentType, Body: body, ApiToken: token, HttpMethod: http.Request.Method));
+        var traceParent = http.Request.Headers["traceparent"].FirstOrDefault();
+        Record(new SidecarCall("InvokeService", appId, method, ContentType: http.Request.ContentType, Body: body, ApiToken: token, HttpMethod: http.Request.Method, TraceParent: traceParent));
         if (FaultFor("InvokeService", appId) is { } status)
         {
             return (status, Error("ERR_DIRECT_INVOKE", $"failed to invoke, id: {appId}"), null);
@@ -479,8 +491,16 @@ public sealed partial class FakeDaprSidecar : IAsyncDisposable
             return (StatusCodes.Status500InternalServerError, Error("ERR_DIRECT_INVOKE", $"failed to invoke, id: {appId}, err: no app"), null);
         }
 
-        // The callee gets the same verb, path, body and content type; its status and body come back unchanged.
+        // The callee gets the same verb, path, body and content type, and the trace context; its status and body come back unchanged.
         var request = ToApp(new HttpMethod(http.Request.Method), method);
+        foreach (var header in (string[])["traceparent", "tracestate"])
+        {
+            if (http.Request.Headers[header].FirstOrDefault() is { Length: > 0 } value)
+            {
+                request.Headers.TryAddWithoutValidation(header, value);
+            }
+        }
+
         request.Content = new ByteArrayContent(body);
         if (http.Request.ContentType is { } contentType)
         {

@@ -10,7 +10,7 @@ namespace Mesh.Testing;
 /// (<c>InvokeService</c>, <c>InvokeActor</c>, <c>SaveActorState</c>, <c>GetActorState</c>, <c>Reminder</c>, <c>Timer</c>,
 /// <c>Healthz</c>, <c>Unauthorized</c>) or a call the sidecar made itself (<c>FireReminder</c>). <see cref="Target"/> is
 /// the store, pub/sub, app-id or <c>type/id</c> of an actor;
-/// <see cref="Key"/> the key, topic or method.
+/// <see cref="Key"/> the key, topic or method; <see cref="TraceParent"/> the call's W3C <c>traceparent</c> header.
 /// </summary>
 public sealed record SidecarCall(
     string Api,
@@ -23,7 +23,8 @@ public sealed record SidecarCall(
     IReadOnlyDictionary<string, string>? Metadata = null,
     byte[]? Body = null,
     string? ApiToken = null,
-    string? HttpMethod = null)
+    string? HttpMethod = null,
+    string? TraceParent = null)
 {
     public string BodyText => Body is null ? string.Empty : Encoding.UTF8.GetString(Body);
 

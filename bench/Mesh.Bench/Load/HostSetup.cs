@@ -19,8 +19,15 @@ public sealed record HostSetup(string Name, string Key, string Description, IRea
     public static readonly HostSetup Unbatched = new(
         "unbatched", "unbatched", "training off, batching off (--Ranker:MaxBatchCandidates=1)", ["--Trainer:Train=false", "--Ranker:MaxBatchCandidates=1"]);
 
+    /// <summary>
+    /// Training off and telemetry off: no OpenTelemetry pipeline, no <c>/metrics</c>, so no span or instrument has a
+    /// listener. Against the headline (telemetry on) it is the cost of telemetry.
+    /// </summary>
+    public static readonly HostSetup NoTelemetry = new(
+        "no-telemetry", "no_telemetry", "training off, telemetry off (--Telemetry:Enabled=false)", ["--Trainer:Train=false", "--Telemetry:Enabled=false"]);
+
     /// <summary>The setups <c>--compare</c> may name.</summary>
-    public static IReadOnlyList<HostSetup> Comparisons { get; } = [Training, Unbatched];
+    public static IReadOnlyList<HostSetup> Comparisons { get; } = [Training, Unbatched, NoTelemetry];
 
     /// <summary>Whether the host's trainer trains (what <c>/v1/stats</c> must then report under <c>trainer.train</c>).</summary>
     public bool Trains => !Settings.Contains("--Trainer:Train=false");

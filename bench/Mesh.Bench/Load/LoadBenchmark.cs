@@ -299,6 +299,14 @@ public static class LoadBenchmark
                     BenchOutput.WriteFigure(output, $"rank_{candidates}_p99_batching_vs_unbatched", rank.PercentileMs(99) / other.PercentileMs(99), "ratio");
                     BenchOutput.WriteFigure(output, $"rank_{candidates}_host_cpu_batching_vs_unbatched", rank.HostCpuMsPerRequest / other.HostCpuMsPerRequest, "ratio");
                 }
+
+                // The cost of telemetry: the headline host (telemetry on) against the same host without it.
+                if (run.Setup == HostSetup.NoTelemetry)
+                {
+                    BenchOutput.WriteFigure(output, $"rank_{candidates}_rps_telemetry_vs_off", rank.RequestsPerSecond / other.RequestsPerSecond, "ratio");
+                    BenchOutput.WriteFigure(output, $"rank_{candidates}_p99_telemetry_vs_off", rank.PercentileMs(99) / other.PercentileMs(99), "ratio");
+                    BenchOutput.WriteFigure(output, $"rank_{candidates}_host_cpu_telemetry_vs_off", rank.HostCpuMsPerRequest / other.HostCpuMsPerRequest, "ratio");
+                }
             }
         }
 

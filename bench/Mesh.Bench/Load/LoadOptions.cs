@@ -13,8 +13,8 @@ public sealed record LoadOptions
           --candidates <list>   candidate counts, comma-separated (default 100,500; each 1 to 1000)
           --seed <n>            seed of the request pool (default 42)
           --compare <list>      hosts started after the headline one (training off, batching on), measuring /v1/rank
-                                only: training (the trainer on), unbatched (Ranker:MaxBatchCandidates=1), or none
-                                (default training,unbatched)
+                                only: training (the trainer on), unbatched (Ranker:MaxBatchCandidates=1),
+                                no-telemetry (Telemetry:Enabled=false), or none (default training,unbatched)
           --compare-candidates <list>  candidate counts the compared hosts measure, each one of --candidates
                                 (default: the largest of --candidates)
           --settle <s>          longest wait after each measurement for the host to go quiet (default 30, 1 to 300)
@@ -41,7 +41,7 @@ public sealed record LoadOptions
     /// Hosts started after the headline one (<see cref="HostSetup.Serving"/>: training off), each measuring
     /// <c>/v1/rank</c> at every candidate count against the headline host's bare figures. Default training, unbatched.
     /// </summary>
-    public IReadOnlyList<HostSetup> Compare { get; init; } = HostSetup.Comparisons;
+    public IReadOnlyList<HostSetup> Compare { get; init; } = [HostSetup.Training, HostSetup.Unbatched];
 
     /// <summary>Candidate counts the <see cref="Compare"/> hosts measure; null: the largest of <see cref="Candidates"/>.</summary>
     public IReadOnlyList<int>? CompareCandidates { get; init; }

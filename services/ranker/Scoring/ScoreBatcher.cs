@@ -62,7 +62,9 @@ public sealed class ScoreBatcher(ServingModel serving, IOptions<RankerOptions> o
             try
             {
                 var (model, tier) = group.Key;
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var scored = model.Score(tier, model.Encode([.. calls.Select(c => c.Request)]), [.. calls.Select(c => c.Exit)]);
+                metrics?.RecordRun(tier, System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 metrics?.CountBatch(calls.Count, scored.Sum(s => s.Scores.Length));
                 for (var i = 0; i < calls.Count; i++)
                 {

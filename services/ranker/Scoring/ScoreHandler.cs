@@ -41,6 +41,7 @@ public sealed class ScoreHandler(ServingModel serving, ScoreBatcher batcher, ISt
                 })];
             }
 
+            using var timed = metrics.StartStage(stage.Tier);
             var exit = stage.ExitThreshold is { } threshold ? new EarlyExitRule(stage.Keep, threshold) : (EarlyExitRule?)null;
             var scored = await batcher.ScoreAsync(lease, stage.Tier, Input(request, survivors), exit, cancellationToken);
             for (var i = 0; i < survivors.Length; i++)

@@ -91,7 +91,9 @@ public static class RankApi
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
-        var rankMs = clock.GetElapsedTime(rankStarted).TotalMilliseconds;
+        var rankElapsed = clock.GetElapsedTime(rankStarted);
+        metrics.RecordRankerCall(decision.Tier, rankElapsed);
+        var rankMs = rankElapsed.TotalMilliseconds;
         policy.Observe(decision, candidates.Count, rankMs);
 
         var served = score.Items.Select((item, position) => new ServedImpression

@@ -17,7 +17,7 @@ namespace Mesh.Router.Embeddings;
 /// bounds real waiting), and so does the sweep's schedule, but it expires entries against the newest instant a read
 /// was made at, not against the clock.
 /// </remarks>
-public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> options, TimeProvider clock, ILogger<EmbeddingCache> logger)
+public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> options, TimeProvider clock, ILogger<EmbeddingCache> logger, RouterMetrics? metrics = null)
 {
     /// <summary>
     /// The vector served to a user nothing is known about: empty, which the models read as their own default
@@ -35,8 +35,21 @@ public sealed class EmbeddingCache(IStateStore state, IOptions<RouterOptions> op
 
     public Task<ServedEmbedding> GetAsync(string userId, CancellationToken cancellationToken) => GetAsync(userId, null, cancellationToken);
 
-    /// <summary>The user's embedding as of <paramref name="at"/> (the request's event time; the clock's now when null).</summary>
+    /// <summary>
+    /// The user's embedding as of <paramref name="at"/> (the request's event time; the clock's now when null), read in
+    /// the span <c>embedding read</c> and timed per source in <c>mesh.router.embedding.duration</c>.
+    /// </summary>
     public async Task<ServedEmbedding> GetAsync(string userId, DateTimeOffset? at, CancellationToken cancellationToken)
+    {
+        var started = clock.GetTimestamp();
+        using var activity = RouterMetrics.Source.StartActivity("embedding read");
+        var served = await ReadAsync(userId, at, cancellationToken);
+        activity?.SetTag("mesh.embedding.source", served.Source.ToString());
+        metrics?.RecordEmbedding(served.Source, clock.GetElapsedTime(started));
+        return served;
+    }
+
+    private async Task<ServedEmbedding> ReadAsync(string userId, DateTimeOffset? at, CancellationToken cancellationToken)
     {
         var o = options.Value;
         var now = at ?? clock.GetUtcNow();

@@ -1,17 +1,20 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Mesh.Contracts;
 using Mesh.Runtime;
+using Mesh.Runtime.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Router.Impressions;
 
 /// <summary>
 /// Impressions wait here to be published, so a reply never waits for the pub/sub. Bounded: if publishing falls
-/// that far behind, requests wait for room rather than drop what was served.
+/// that far behind, requests wait for room rather than drop what was served. Each entry keeps the <c>traceparent</c> of
+/// the request that served it, so its publish joins that request's trace.
 /// </summary>
 public sealed class ImpressionQueue(IOptions<RouterOptions> options)
 {
-    private readonly Channel<ImpressionsServed> _channel = Channel.CreateBounded<ImpressionsServed>(
+    private readonly Channel<Queued> _channel = Channel.CreateBounded<Queued>(
         new BoundedChannelOptions(options.Value.ImpressionQueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 
     private readonly IdleTracker _unpublished = new();
@@ -21,9 +24,10 @@ public sealed class ImpressionQueue(IOptions<RouterOptions> options)
         _unpublished.Begin();
         try
         {
-            if (!_channel.Writer.TryWrite(impressions))
+            var queued = new Queued(impressions, MeshTelemetry.TraceParent(Activity.Current));
+            if (!_channel.Writer.TryWrite(queued))
             {
-                await _channel.Writer.WriteAsync(impressions, cancellationToken);
+                await _channel.Writer.WriteAsync(queued, cancellationToken);
             }
         }
         catch
@@ -38,7 +42,9 @@ public sealed class ImpressionQueue(IOptions<RouterOptions> options)
 
     internal void MarkPublished() => _unpublished.End();
 
-    internal ChannelReader<ImpressionsServed> Reader => _channel.Reader;
+    internal ChannelReader<Queued> Reader => _channel.Reader;
+
+    internal sealed record Queued(ImpressionsServed Impressions, string? TraceParent);
 }
 
 /// <summary>
@@ -54,9 +60,9 @@ public sealed class ImpressionPublisher(ImpressionQueue queue, IEventPublisher p
     {
         try
         {
-            await foreach (var impressions in queue.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var queued in queue.Reader.ReadAllAsync(stoppingToken))
             {
-                await PublishAsync(impressions, stoppingToken);
+                await PublishAsync(queued, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -67,20 +73,25 @@ public sealed class ImpressionPublisher(ImpressionQueue queue, IEventPublisher p
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        while (queue.Reader.TryRead(out var impressions))
+        while (queue.Reader.TryRead(out var queued))
         {
-            await PublishAsync(impressions, cancellationToken);
+            await PublishAsync(queued, cancellationToken);
         }
     }
 
-    private async Task PublishAsync(ImpressionsServed impressions, CancellationToken cancellationToken)
+    private async Task PublishAsync(ImpressionQueue.Queued queued, CancellationToken cancellationToken)
     {
+        var impressions = queued.Impressions;
+        var started = clock.GetTimestamp();
+        using var activity = RouterMetrics.Source.StartActivity("publish impressions", ActivityKind.Internal, MeshTelemetry.ParentOf(queued.TraceParent));
+        activity?.SetTag("mesh.request_id", impressions.RequestId);
         var backoff = TimeSpan.FromMilliseconds(50);
         while (true)
         {
             try
             {
                 await publisher.PublishAsync(Topics.Impressions, impressions, cancellationToken);
+                metrics.RecordPublish(clock.GetElapsedTime(started));
                 queue.MarkPublished();
                 return;
             }
