@@ -20,6 +20,9 @@ public sealed record ExfmOptions
           --beta <b>       gradient scaling from the distillation heads into the backbone (default 1, >= 0)
           --w <w>          weight of the teacher's term in the loss (default 1, >= 0)
           --arms <list>    nofm, kd, ah, ah-sa, comma-separated (default all four)
+          --rate <r>       simulated requests per second (default 100, the other benchmarks'; 0.1 to 1000): lower
+                           spreads the same requests over more simulated time, so interests drift and ads turn
+                           over more between two publishes of the FM
         """;
 
     /// <summary>Requests of the measured stream (10 impressions each). Default 3,000: one seed in about a minute on 2 cores.</summary>
@@ -44,6 +47,12 @@ public sealed record ExfmOptions
 
     /// <summary>The students trained, in the table's order. Default all four arms.</summary>
     public IReadOnlyList<DistillationMode> Arms { get; init; } = AllArms;
+
+    /// <summary>
+    /// Simulated requests per second (<see cref="Models.ImpressionStreamOptions.RequestsPerSecond"/>). Default 100: the
+    /// default stream of 9,000 requests spans 90 simulated seconds, in which interests drift little.
+    /// </summary>
+    public double Rate { get; init; } = 100;
 
     /// <summary>The four arms of the ablation, in order.</summary>
     public static IReadOnlyList<DistillationMode> AllArms { get; } =
@@ -95,6 +104,9 @@ public sealed record ExfmOptions
                     break;
                 case "arms" when TryParseArms(value, out var arms):
                     options = options with { Arms = arms };
+                    break;
+                case "rate" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r is >= 0.1 and <= 1000:
+                    options = options with { Rate = r };
                     break;
                 default:
                     return (null, $"unknown option or bad value: --{name} {value}");

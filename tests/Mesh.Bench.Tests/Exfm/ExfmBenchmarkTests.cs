@@ -10,6 +10,7 @@ public class ExfmBenchmarkTests
     private static readonly ExfmOptions Tiny = new() { Requests = 100, Pretrain = 64, Lag = 1 };
 
     [Fact]
+    [Trait("Category", "Slow")] // two runs of four students and the FM: about 13 s in Debug on a loaded 2-core machine
     public void Measure_SameOptionsTwice_GivesIdenticalFigures()
     {
         var first = ExfmBenchmark.Measure(Tiny, seed: 2, TextWriter.Null);

@@ -19,13 +19,14 @@ public class ExfmOptionsTests
         Assert.Equal(1f, options.Beta);
         Assert.Equal(1f, options.W);
         Assert.Equal(ExfmOptions.AllArms, options.Arms);
+        Assert.Equal(100, options.Rate);
     }
 
     [Fact]
     public void Parse_EveryOption_IsRead()
     {
         var (options, _) = ExfmOptions.Parse(["--requests", "500", "--pretrain=0", "--lag", "5", "--seeds", "3,1,3", "--alpha", "2.5",
-            "--beta", "0.1", "--w", "0.5", "--arms", "ah-sa,nofm"]);
+            "--beta", "0.1", "--w", "0.5", "--arms", "ah-sa,nofm", "--rate", "2"]);
 
         Assert.Equal(500, options!.Requests);
         Assert.Equal(0, options.Pretrain);
@@ -35,6 +36,7 @@ public class ExfmOptionsTests
         Assert.Equal(0.1f, options.Beta);
         Assert.Equal(0.5f, options.W);
         Assert.Equal([DistillationMode.None, DistillationMode.AuxiliaryHeadWithAdapter], options.Arms); // the ablation's order
+        Assert.Equal(2, options.Rate);
     }
 
     [Theory]
@@ -47,6 +49,7 @@ public class ExfmOptionsTests
     [InlineData("--w", "NaN")]
     [InlineData("--arms", "ah,distill")]
     [InlineData("--arms", ",")]
+    [InlineData("--rate", "0.01")]
     [InlineData("--epochs", "2")]
     public void Parse_BadValue_IsAnError(string name, string value)
     {
