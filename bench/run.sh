@@ -11,6 +11,7 @@ usage() {
     echo "  infer    candidates/s and model FLOP utilisation of the ranking networks (forward pass), engine and ONNX Runtime, against the GEMM rate"
     echo "  train    examples/s and model FLOP utilisation of a training step against the GEMM rate"
     echo "  quality  NE, AUC, calibration of every model on the synthetic world (1M impressions: 4 to 10 minutes on 2 cores)"
+    echo "  exfm     ExFM's four-way ablation (no FM, KD, AH, AH + SA) on a drifting synthetic stream, FM published with a lag (about a minute per seed on 2 cores)"
     echo "  trainer-throughput  labelled impressions/s the trainer trains on (its loop, defaults, publishes included) [requests] [candidates]"
     echo "  replay   a log replayed through the standalone host in event-time order against three online baselines (no arguments: the synthetic world's realistic mode)"
     echo "  gpu      the ranking networks under ONNX Runtime's CUDA provider against its CPU provider (NVIDIA GPU, CUDA 13)"

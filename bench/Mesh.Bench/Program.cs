@@ -1,4 +1,5 @@
 using Mesh.Bench;
+using Mesh.Bench.Exfm;
 using Mesh.Bench.Gemm;
 using Mesh.Bench.Load;
 using Mesh.Bench.Models;
@@ -13,6 +14,7 @@ return args.Length == 0 ? Usage(Console.Error) : args[0] switch
     "gemm" => GemmBenchmark.Run(args[1..]),
     "infer" or "train" => ThroughputBenchmark.Run(args[0], args[1..]),
     "quality" => QualityBenchmark.Run(args[1..]),
+    "exfm" => ExfmBenchmark.Run(args[1..]),
     "gpu" => GpuBenchmark.Run(args[1..]),
     "replay" => await ReplayBenchmark.RunAsync(args[1..]),
     "-h" or "--help" or "help" => Usage(Console.Out),
@@ -35,6 +37,7 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine("  infer    candidates/s and model FLOP utilisation of the ranking networks' forward pass, against the 512³ GEMM in the same run");
     writer.WriteLine("  train    examples/s and model FLOP utilisation of a training step, against the 512³ GEMM in the same run");
     writer.WriteLine("  quality  NE, AUC and calibration of every model, one pass over the synthetic world, against the base rate and the planted optimum");
+    writer.WriteLine("  exfm     ExFM's ablation on a drifting synthetic stream: a student without the foundation model, with KD, AH, AH + SA; the FM's NE, the transfer ratio, FM calls per example");
     writer.WriteLine("  replay   a log (CSV or JSON lines) replayed through the standalone host in event-time order: NE, AUC, calibration against three online baselines");
     writer.WriteLine("  gpu      candidates/s and latency of the ranking networks under ONNX Runtime's CUDA provider, against its CPU provider (needs a GPU build: bench/run.sh gpu)");
     writer.WriteLine();
@@ -49,6 +52,8 @@ static int Usage(TextWriter writer, string? error = null)
     writer.WriteLine(ThroughputOptions.TrainHelp);
     writer.WriteLine();
     writer.WriteLine(QualityOptions.Help);
+    writer.WriteLine();
+    writer.WriteLine(ExfmOptions.Help);
     writer.WriteLine();
     writer.WriteLine(GpuOptions.Help);
     writer.WriteLine();
