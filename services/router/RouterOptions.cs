@@ -38,6 +38,15 @@ public sealed class RouterOptions
     [Range(0.0, 1.0)]
     public double? ExitThreshold { get; set; }
 
+    /// <summary>
+    /// One in this many requests whose cascade is predicted over budget takes the cascade anyway (reason <c>probe</c>),
+    /// so that the prediction, learnt only from cascades that ran, comes back down once they are fast again: without
+    /// probes a few slow cascades at start-up (model loads, JIT) leave the router on the small tier for good. Default
+    /// 100 (1% of such requests may overrun their budget).
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int ProbeEvery { get; set; } = 100;
+
     /// <summary>Rank requests in flight above which new ones use the small tier only (load shedding). Default 64.</summary>
     [Range(1, 100_000)]
     public int MaxInFlightForLarge { get; set; } = 64;

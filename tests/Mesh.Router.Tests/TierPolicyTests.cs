@@ -5,8 +5,8 @@ namespace Mesh.Router.Tests;
 
 public sealed class TierPolicyTests
 {
-    private static TierPolicy Create(int finalStage = 50, int maxInFlight = 4) =>
-        new(Microsoft.Extensions.Options.Options.Create(new RouterOptions { FinalStageSize = finalStage, MaxInFlightForLarge = maxInFlight }));
+    private static TierPolicy Create(int finalStage = 50, int maxInFlight = 4, int probeEvery = 100) =>
+        new(Microsoft.Extensions.Options.Options.Create(new RouterOptions { FinalStageSize = finalStage, MaxInFlightForLarge = maxInFlight, ProbeEvery = probeEvery }));
 
     [Fact]
     public void Choose_AmpleBudget_CascadeSmallThenLarge()
@@ -66,6 +66,32 @@ public sealed class TierPolicyTests
         var later = policy.Choose(100, 10, remainingMs: 20);
         Assert.Equal(Tiers.Small, later.Tier);
         Assert.InRange(later.PredictedMs, 0, 20);
+    }
+
+    [Fact]
+    public void Choose_SlowStartUp_ProbesTheCascadeUntilItFitsAgain()
+    {
+        var policy = Create(probeEvery: 10);
+        var first = policy.Choose(100, 10, remainingMs: 20);
+        policy.Observe(first, 100, elapsedMs: 3000); // a cold start: models loading, code not yet compiled
+
+        // Refused for budget, but one request in 10 probes the cascade; fast probes bring the prediction back under budget.
+        var decisions = new List<RoutingDecision>();
+        for (var i = 0; i < 1000 && decisions.LastOrDefault()?.Reason != "fits"; i++)
+        {
+            var decision = policy.Choose(100, 10, remainingMs: 20);
+            decisions.Add(decision);
+            if (decision.Tier == Tiers.Large)
+            {
+                policy.Observe(decision, 100, elapsedMs: 2);
+            }
+        }
+
+        Assert.Equal("fits", decisions[^1].Reason);
+        var probes = decisions.Where(d => d.Reason == "probe").ToList();
+        Assert.NotEmpty(probes);
+        Assert.All(probes, p => Assert.Equal(Tiers.Large, p.Tier));
+        Assert.Equal(decisions.Count(d => d.Reason == "budget"), 9 * probes.Count); // every 10th refusal probes
     }
 
     [Fact]

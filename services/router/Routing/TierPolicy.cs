@@ -8,7 +8,9 @@ namespace Mesh.Router.Routing;
 /// (small tier on every candidate, large tier on the best <see cref="RouterOptions.FinalStageSize"/>) when the
 /// cascade's predicted latency fits the budget left after the embedding read and the router is not overloaded;
 /// otherwise the small tier alone. Predicted latency is learned online: an exponentially weighted mean of observed
-/// milliseconds per candidate, per plan.
+/// milliseconds per candidate, per plan. Since the cascade's mean learns only from cascades that ran, one in
+/// <see cref="RouterOptions.ProbeEvery"/> requests refused it for budget takes it anyway (a probe), so a mean raised by
+/// slow start-up calls comes back down.
 /// </summary>
 public sealed class TierPolicy(IOptions<RouterOptions> options)
 {
@@ -21,6 +23,7 @@ public sealed class TierPolicy(IOptions<RouterOptions> options)
     private double _smallMsPerCandidate = 0.002;
     private double _cascadeMsPerCandidate = 0.004;
     private int _inFlight;
+    private long _budgetRefusals;
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -45,14 +48,14 @@ public sealed class TierPolicy(IOptions<RouterOptions> options)
         {
             reason = "load";
         }
-        else if (cascadeMs > remainingMs)
+        else if (cascadeMs > remainingMs && Interlocked.Increment(ref _budgetRefusals) % o.ProbeEvery != 0)
         {
             reason = "budget";
         }
         else
         {
             var early = Math.Max(keep, Math.Min(candidates, o.FinalStageSize));
-            return new RoutingDecision(Tiers.Large, "fits", cascadeMs,
+            return new RoutingDecision(Tiers.Large, cascadeMs > remainingMs ? "probe" : "fits", cascadeMs,
             [
                 new CascadeStage { Tier = Tiers.Small, Keep = early },
                 new CascadeStage { Tier = Tiers.Large, Keep = keep, ExitThreshold = exitThreshold },
