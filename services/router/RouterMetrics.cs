@@ -15,12 +15,10 @@ namespace Mesh.Router;
 /// </summary>
 public sealed class RouterMetrics : IStatsContributor
 {
-    private const int LatencyWindow = 10_000;
-
     /// <summary>The router's spans: the embedding read and the impressions' publish (the request's span is ASP.NET Core's).</summary>
     public static ActivitySource Source { get; } = MeshTelemetry.Source(AppIds.Router);
 
-    private readonly double[] _latencies = new double[LatencyWindow];
+    private readonly RecentSamples _latencies = new();
     private readonly long[] _embeddingSources = new long[Enum.GetValues<EmbeddingSource>().Length];
     private readonly Lock _lock = new();
     private long _requests;
@@ -84,7 +82,7 @@ public sealed class RouterMetrics : IStatsContributor
         _precomputeHits?.Add(score.PrecomputedHits);
         lock (_lock)
         {
-            _latencies[_requests % LatencyWindow] = totalMs;
+            _latencies.Add(totalMs);
             _requests++;
             _embeddingSources[(int)source]++;
             if (tier == Tiers.Large)
@@ -124,14 +122,13 @@ public sealed class RouterMetrics : IStatsContributor
     {
         lock (_lock)
         {
-            var window = _latencies.AsSpan(0, (int)Math.Min(_requests, LatencyWindow)).ToArray();
-            Array.Sort(window);
+            var latency = _latencies.Summarize(digits: 3);
             var lookups = _embeddingSources.Sum();
             stats["requests"] = _requests;
             stats["rejectedRequests"] = Interlocked.Read(ref _rejected);
             stats["failedRequests"] = Interlocked.Read(ref _failed);
-            stats["p50Ms"] = Percentile(window, 0.50);
-            stats["p99Ms"] = Percentile(window, 0.99);
+            stats["p50Ms"] = latency.P50;
+            stats["p99Ms"] = latency.P99;
             stats["embeddingCacheHitRate"] = Rate(_embeddingSources[(int)EmbeddingSource.DirectCache], lookups);
             stats["embeddingSources"] = Enum.GetValues<EmbeddingSource>().ToDictionary(s => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(s.ToString()), s => _embeddingSources[(int)s]);
             stats["precomputeHitRate"] = Rate(_precomputedHits, _precomputedLookups);
@@ -155,7 +152,4 @@ public sealed class RouterMetrics : IStatsContributor
     };
 
     private static double Rate(long part, long whole) => whole == 0 ? 0 : (double)part / whole;
-
-    private static double Percentile(double[] sorted, double q) =>
-        sorted.Length == 0 ? 0 : Math.Round(sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))], 3);
 }

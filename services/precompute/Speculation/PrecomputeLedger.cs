@@ -15,11 +15,9 @@ namespace Mesh.Precompute.Speculation;
 /// </remarks>
 public sealed class PrecomputeLedger : IStatsContributor
 {
-    private const int AgeWindow = 10_000;
-
     private readonly Dictionary<string, List<Computation>> _live = new(StringComparer.Ordinal);
     private readonly HashSet<(string Key, DateTimeOffset EmbeddingTime)> _inFlight = [];
-    private readonly double[] _ages = new double[AgeWindow];
+    private readonly RecentSamples _ages = new();
     private readonly Lock _lock = new();
     private long _computed;
     private double _foundationMs;
@@ -37,8 +35,6 @@ public sealed class PrecomputeLedger : IStatsContributor
     private long _missesNotHeld;
     private long _lookups;
     private long _hits;
-    private long _ageCount;
-    private double _ageSumMs;
     private DateTimeOffset? _latest;
 
     /// <summary>The newest instant (event time, else clock) precompute worked at; null before any work.</summary>
@@ -151,9 +147,7 @@ public sealed class PrecomputeLedger : IStatsContributor
             }
 
             var ageMs = Math.Max(0, (readAt - c.ComputedAt).TotalMilliseconds);
-            _ages[_ageCount % AgeWindow] = ageMs;
-            _ageCount++;
-            _ageSumMs += ageMs;
+            _ages.Add(ageMs);
         }
     }
 
@@ -247,8 +241,7 @@ public sealed class PrecomputeLedger : IStatsContributor
 
             var wasted = _expiredUnused + _shutdownUnused;
             var settled = wasted + _expiredUsed + _shutdownUsed;
-            var window = _ages.AsSpan(0, (int)Math.Min(_ageCount, AgeWindow)).ToArray();
-            Array.Sort(window);
+            var age = _ages.Summarize(digits: 1);
             stats["precompute"] = new
             {
                 computed = _computed,
@@ -275,13 +268,7 @@ public sealed class PrecomputeLedger : IStatsContributor
                 settled,
                 wasteRate = Rate(wasted, settled),
                 wasteRateIfOutstandingUnread = Rate(wasted + outstanding - outstandingRead, settled + outstanding),
-                ageAtUseMs = new
-                {
-                    mean = _ageCount == 0 ? 0 : Math.Round(_ageSumMs / _ageCount, 1),
-                    p50 = Percentile(window, 0.50),
-                    p90 = Percentile(window, 0.90),
-                    p99 = Percentile(window, 0.99),
-                },
+                ageAtUseMs = new { mean = age.Mean, p50 = age.P50, p90 = age.P90, p99 = age.P99 },
             };
         }
     }
@@ -327,9 +314,6 @@ public sealed class PrecomputeLedger : IStatsContributor
     }
 
     private static double Rate(double part, double whole) => whole == 0 ? 0 : part / whole;
-
-    private static double Percentile(double[] sorted, double q) =>
-        sorted.Length == 0 ? 0 : Math.Round(sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))], 1);
 
     private sealed class Computation(DateTimeOffset computedAt, DateTimeOffset expiresAt, DateTimeOffset embeddingTime)
     {

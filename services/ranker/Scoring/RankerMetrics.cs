@@ -16,17 +16,13 @@ namespace Mesh.Ranker.Scoring;
 /// </summary>
 public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null, IMeterFactory? meters = null) : IStatsContributor
 {
-    private const int AgeWindow = 10_000;
-
     /// <summary>The ranker's spans: one per cascade stage (<c>tier small</c>, <c>tier large</c>).</summary>
     public static ActivitySource Source { get; } = MeshTelemetry.Source(AppIds.Ranker);
 
     private readonly Instruments? _instruments = meters is null ? null : new Instruments(meters.Create(AppIds.Ranker));
-    private readonly double[] _ages = new double[AgeWindow];
+    private readonly RecentSamples _ages = new();
     private readonly Dictionary<long, long> _hitsByVersion = [];
     private readonly Lock _ageLock = new();
-    private long _ageCount;
-    private double _ageSumMs;
     private long _precomputedRejected;
     private long _precomputedExpired;
     private long _requests;
@@ -68,9 +64,7 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null, 
     {
         lock (_ageLock)
         {
-            _ages[_ageCount % AgeWindow] = ageMs;
-            _ageCount++;
-            _ageSumMs += ageMs;
+            _ages.Add(ageMs);
             _hitsByVersion[version] = _hitsByVersion.GetValueOrDefault(version) + 1;
         }
     }
@@ -134,8 +128,7 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null, 
     {
         lock (_ageLock)
         {
-            var window = _ages.AsSpan(0, (int)Math.Min(_ageCount, AgeWindow)).ToArray();
-            Array.Sort(window);
+            var age = _ages.Summarize(digits: 1);
             var hits = Interlocked.Read(ref _precomputedHits);
             return new
             {
@@ -146,20 +139,10 @@ public sealed class RankerMetrics(ServingModel serving, ServingLag? lag = null, 
                 expired = Interlocked.Read(ref _precomputedExpired),
                 failures = Interlocked.Read(ref _precomputedFailures),
                 hitsByFoundationVersion = _hitsByVersion.ToDictionary(v => v.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), v => v.Value),
-                ageAtUseMs = new
-                {
-                    mean = _ageCount == 0 ? 0 : Math.Round(_ageSumMs / _ageCount, 1),
-                    p50 = Percentile(window, 0.50),
-                    p90 = Percentile(window, 0.90),
-                    p99 = Percentile(window, 0.99),
-                    max = window.Length == 0 ? 0 : Math.Round(window[^1], 1),
-                },
+                ageAtUseMs = new { mean = age.Mean, p50 = age.P50, p90 = age.P90, p99 = age.P99, max = age.Max },
             };
         }
     }
-
-    private static double Percentile(double[] sorted, double q) =>
-        sorted.Length == 0 ? 0 : Math.Round(sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(q * sorted.Length))], 1);
 
     /// <summary>A running cascade stage; dispose when its scores are in.</summary>
     public readonly struct Stage(Activity? activity, Histogram<double>? duration, string tier, long started) : IDisposable
