@@ -231,7 +231,7 @@ public sealed record ModelPublished
 {
     public int SchemaVersion { get; init; } = 1;
 
-    /// <summary>Model family, e.g. <c>ranker</c>.</summary>
+    /// <summary>Model family, one of <see cref="ModelNames"/>: <c>ranker</c> or <c>foundation</c>; a reader ignores the families it does not load.</summary>
     public required string ModelName { get; init; }
 
     public required long Version { get; init; }

@@ -56,6 +56,16 @@ public static class Components
     public static readonly IReadOnlyList<string> StateStores = [EmbeddingStore, ActivityStore, PrecomputedStore, ModelStore];
 }
 
+/// <summary>Values of <see cref="ModelPublished.ModelName"/>: which model family a published version belongs to.</summary>
+public static class ModelNames
+{
+    /// <summary>The serving ranking model (user tower and tiers), loaded by ranker and user-model.</summary>
+    public const string Ranker = AppIds.Ranker;
+
+    /// <summary>The foundation model (ExFM's teacher, SOLARIS's representation), loaded by precompute; never served directly.</summary>
+    public const string Foundation = "foundation";
+}
+
 /// <summary>Actor types, with the service that hosts each.</summary>
 public static class ActorTypes
 {

@@ -12,6 +12,12 @@ public static class StateKeys
     /// <summary><c>models</c>: one ONNX graph of a ranking model version (<see cref="ModelGraph"/>): <c>user-tower</c> or a tier.</summary>
     public static string RankingGraph(long version, string graph) => $"ranker.v{version}.{graph}.onnx";
 
+    /// <summary><c>models</c>: the <see cref="ModelPointer"/> to the newest published foundation model (<see cref="ModelNames.Foundation"/>).</summary>
+    public const string LatestFoundationModel = "foundation.latest";
+
+    /// <summary><c>models</c>: a foundation model <see cref="ModelCheckpoint"/> by version (its own version sequence, apart from the ranker's).</summary>
+    public static string FoundationCheckpoint(long version) => $"foundation.v{version}";
+
     /// <summary><c>precomputed</c>: the <see cref="PrecomputedRepresentation"/> of a (user, ad) pair. Dapr keys may not contain "||".</summary>
     public static string Precomputed(string userId, string adId) => $"{userId}:{adId}";
 
