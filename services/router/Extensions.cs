@@ -15,6 +15,8 @@ public static class Extensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<RouterOptions>();
+        services.AddValidatedOptions<ApiAccessOptions>();
+        services.AddApiAccess();
         services.AddValidatedOptions<FeatureSpaceOptions>();
         services.AddSingleton<FeatureFilter>();
         services.AddProblemDetails();
@@ -29,11 +31,15 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>Maps the public API (<c>/v1/rank</c>, <c>/v1/events</c>, <c>/v1/feedback</c>) and <c>/openapi/v1.json</c>.</summary>
-    public static IEndpointRouteBuilder MapRouter(this IEndpointRouteBuilder endpoints)
+    /// <summary>
+    /// Maps the public API (<c>/v1/rank</c>, <c>/v1/events</c>, <c>/v1/feedback</c>) behind its configured access checks
+    /// (<see cref="ApiAccessOptions"/>), and <c>/openapi/v1.json</c>.
+    /// </summary>
+    public static WebApplication MapRouter(this WebApplication app)
     {
-        endpoints.MapOpenApi();
-        endpoints.MapRankApi();
-        return endpoints;
+        app.UseRateLimiter();
+        app.MapOpenApi();
+        app.MapRankApi().RequireApiAccess(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiAccessOptions>>().Value);
+        return app;
     }
 }

@@ -29,6 +29,19 @@ public sealed class SecurityTests
 
     [Theory]
     [MemberData(nameof(AllRenders))]
+    public async Task Render_Router_TakesThePublicApiKeysFromAnOptionalSecret(string path)
+    {
+        var manifests = await Manifests.RenderAsync(path);
+
+        var router = AppContainer(manifests.Single(m => m.Kind == "Deployment" && m.Name == AppIds.Router));
+        var source = Assert.Single(router.At("envFrom").Items());
+
+        Assert.Equal("mesh-api-keys", source.At("secretRef", "name").Text());
+        Assert.Equal("true", source.At("secretRef", "optional").Text());
+    }
+
+    [Theory]
+    [MemberData(nameof(AllRenders))]
     public async Task Render_EveryService_NonRootReadOnlyRootFilesystemWritableTmp(string path)
     {
         var manifests = await Manifests.RenderAsync(path);

@@ -14,7 +14,8 @@ public static class RankApi
 {
     private const string InvalidRank = "The rank request is invalid.";
 
-    public static IEndpointRouteBuilder MapRankApi(this IEndpointRouteBuilder endpoints)
+    /// <summary>Maps the public endpoints; returns their group, to which the access checks apply.</summary>
+    public static RouteGroupBuilder MapRankApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/v1").WithTags("Mesh");
         api.MapPost("/rank", RankAsync)
@@ -29,7 +30,7 @@ public static class RankApi
             .Accepts<FeedbackRequest>("application/json")
             .WithSummary("Records feedback on a served impression: a click, an explicit no-click or a conversion (published to feedback).")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        return endpoints;
+        return api;
     }
 
     public static async Task<Results<Ok<RankResponse>, ValidationProblem, ProblemHttpResult>> RankAsync(
