@@ -4,6 +4,7 @@ using Dapr.Client;
 using Grpc.Net.Client;
 using Mesh.Contracts;
 using Mesh.Runtime.Actors;
+using Mesh.Runtime.Faults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -75,6 +76,7 @@ public static class DaprRuntime
             daprEndpoint: configuration[HttpEndpointKey] is { Length: > 0 } http ? http : null,
             daprApiToken: configuration[ApiTokenKey])));
         services.TryAddSingleton<IActorInvoker, DaprActorInvoker>();
+        services.WrapPortsWithFaults();
         services.AddHostedService<DaprSidecarWait>();
         return builder;
     }

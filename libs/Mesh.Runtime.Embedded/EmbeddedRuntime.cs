@@ -1,4 +1,5 @@
 using Mesh.Runtime.Actors;
+using Mesh.Runtime.Faults;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -37,6 +38,7 @@ public static class EmbeddedRuntime
         services.AddValidatedOptions<EmbeddedActorOptions>();
         services.TryAddSingleton<EmbeddedActorHost>();
         services.TryAddSingleton<IActorInvoker>(sp => sp.GetRequiredService<EmbeddedActorHost>());
+        services.WrapPortsWithFaults();
 
         // Order matters at shutdown (reverse of start): the broker drains first, since its handlers call actors; then
         // the actors deactivate, each after its running turn has saved its state. The database needs no turn of its own:

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mesh.Runtime.Faults;
 using Mesh.Runtime.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,7 @@ namespace Mesh.Runtime;
 /// and the mapping of exceptions to outcomes, each attempt in a consumer span whose parent is the event's
 /// <c>traceparent</c> (else the ambient activity). The runtime owns retries and dead-lettering.
 /// </summary>
-public sealed class EventDelivery(IServiceProvider services, DeliveryMetrics metrics, ProcessedEventsRegistry processed, ILogger<EventDelivery> logger)
+public sealed class EventDelivery(IServiceProvider services, DeliveryMetrics metrics, ProcessedEventsRegistry processed, FaultInjector faults, ILogger<EventDelivery> logger)
 {
     public async Task<DeliveryResult> DeliverAsync(SubscriptionDescriptor subscription, ReadOnlyMemory<byte> data, EventContext context, CancellationToken cancellationToken)
     {
@@ -31,6 +32,7 @@ public sealed class EventDelivery(IServiceProvider services, DeliveryMetrics met
         DeliveryOutcome outcome;
         try
         {
+            await faults.BeforeHandlerAsync(subscription.AppId, subscription.Topic, cancellationToken);
             outcome = await subscription.Dispatch(services, data, context, cancellationToken);
         }
         catch (PoisonEventException e)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Mesh.Contracts;
+using Mesh.Runtime.Faults;
 using Mesh.Runtime.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -25,6 +26,7 @@ public static class MeshDefaults
         services.TryAddSingleton<DeliveryMetrics>();
         services.TryAddSingleton<ProcessedEventsRegistry>();
         services.TryAddSingleton<EventDelivery>();
+        services.AddFaultInjection();
         services.AddHealthChecks();
         builder.AddMeshTelemetry();
 

@@ -33,13 +33,15 @@ public sealed class DaprTestApp : IAsyncDisposable
     public ScriptedHandler Handler => App.Services.GetRequiredService<ScriptedHandler>();
     public T Get<T>() where T : notnull => App.Services.GetRequiredService<T>();
 
-    public static async Task<DaprTestApp> StartAsync(string? apiToken = null, string? appApiToken = null)
+    /// <summary>Starts the app; <paramref name="settings"/> adds configuration (<c>Faults:HandlerFailureRate</c>).</summary>
+    public static async Task<DaprTestApp> StartAsync(string? apiToken = null, string? appApiToken = null, Dictionary<string, string?>? settings = null)
     {
         var sidecar = await FakeDaprSidecar.StartAsync(apiToken, appApiToken);
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(sidecar.AppSettings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)));
+        builder.Configuration.AddInMemoryCollection(settings ?? []);
         builder.AddDaprRuntime();
         builder.Services.AddSubscription<Ping, ScriptedHandler>(AppId, Topic);
         builder.Services.AddSubscription<Ping, ScriptedHandler>(AppId, BulkTopic, new BulkSubscribeOptions { MaxMessagesCount = 50, MaxAwaitDurationMs = 200 });
